@@ -1,0 +1,142 @@
+"""The `edgec` command line: parse, call the API, print. No compiler logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .compiler.config import load_config_defaults
+from .compiler.errors import EdgecError, InputError
+
+
+def _shape(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
+    try:
+        return tuple(tuple(int(d) for d in value.split(",")) for value in values)
+    except ValueError:
+        raise click.BadParameter(f"{values!r}: expected comma-separated integers such as 1,3,224,224") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edgec")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Defaults for every option, from a TOML file (default: ./edgec.toml if present).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None) -> None:
+    """edgec: compile a trained model into validated int8 artifacts for an edge device."""
+    commands = {"compile": {p.name for p in compile_command.params if p.name}}
+    ctx.default_map = load_config_defaults(config, commands)
+
+
+@cli.command("compile")
+@click.argument("source", required=False)
+@click.option("--target", "-t", default="host-x86", show_default=True, help="Target profile id or a .toml file.")
+@click.option("--calib", type=click.Path(path_type=Path), help="Calibration data (.npz keyed by input name, .npy).")
+@click.option("--eval", "eval_", type=click.Path(path_type=Path), help="Evaluation data with optional 'labels'.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Build folder [build/<model>-<target>].")
+@click.option("--force", is_flag=True, help="Replace an existing build folder.")
+@click.option(
+    "--input-shape",
+    "input_shapes",
+    multiple=True,
+    callback=_shape,
+    help="Input shape for torch modules, e.g. 1,3,224,224 (repeat per input).",
+)
+@click.option("--input-name", "input_names", multiple=True, help="Input name (repeat per input).")
+@click.option("--weights", type=click.Path(path_type=Path), help="state_dict for a factory (weights_only load).")
+@click.option("--trust-pickle", is_flag=True, help="Allow loading pickled nn.Modules (runs their code).")
+@click.option("--no-quantize", is_flag=True, help="Float build: drop the quantize pass.")
+@click.option(
+    "--calibration", type=click.Choice(["minmax", "percentile", "entropy"]), help="Calibration method [the profile's]."
+)
+@click.option("--pipeline", help="Pass pipeline, e.g. 'cleanup{method=ort},quantize{calibration=entropy}'.")
+@click.option("--max-drop", type=float, help="Allowed top-1 drop in points [the profile's].")
+@click.option("--min-agreement", type=float, help="Allowed minimum top-1 agreement without labels [profile's].")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="Pass cache [~/.cache/edgec].")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the pass cache.")
+@click.option("--progress/--quiet", default=None, help="Show progress [on a terminal only].")
+def compile_command(
+    source: str | None,
+    eval_: Path | None,
+    no_quantize: bool,
+    calibration: str | None,
+    pipeline: str | None,
+    no_cache: bool,
+    **options: Any,
+) -> int:
+    """Compile SOURCE (.onnx, .pt2, .pt, package.module:callable; none = the built-in demo) for a target."""
+    from .compiler.api import CompileOptions, compile
+    from .compiler.pipeline import Overrides
+
+    overrides = Overrides(pipeline=pipeline, quantize=not no_quantize, calibration=calibration)
+    result = compile(CompileOptions(source=source, eval=eval_, overrides=overrides, use_cache=not no_cache, **options))
+    click.echo(_summary(result))
+    if not result.passed:
+        failed = [c for c in result.report["gate"]["checks"] if not c["passed"]]
+        click.echo(
+            "edgec: error: drift gate failed: "
+            + "; ".join(f"{c['artifact']} {c['metric']} {c['value']:.4g} vs budget {c['limit']:g}" for c in failed),
+            err=True,
+        )
+        return 1
+    return 0
+
+
+@cli.group()
+def targets() -> None:
+    """List and show target profiles."""
+
+
+@targets.command("list")
+def targets_list() -> None:
+    """List the known target profiles."""
+    from .targets.profile import known_targets, load_profile
+
+    for name in known_targets():
+        profile = load_profile(name)
+        click.echo(f"{profile.id:<12} {profile.description}")
+
+
+@targets.command("show")
+@click.argument("target")
+def targets_show(target: str) -> None:
+    """Show a target profile: its facts and the decisions they drive."""
+    from .targets.profile import ProfileError, load_profile
+    from .targets.render import render_profile
+
+    try:
+        click.echo(render_profile(load_profile(target)))
+    except ProfileError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _summary(result: Any) -> str:
+    from .compiler.summary import summarize
+
+    return summarize(result)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: every EdgecError becomes one line on stderr and its exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="edgec", standalone_mode=False)
+    except EdgecError as exc:
+        click.echo(f"edgec: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("edgec: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Content-addressed cache of pass outputs (DESIGN.md principle 7).
+
+An entry's key covers everything that can change the output: the input model's fingerprint, the pass name
+and options, the calibration data hash (for passes that read it), the versions of the libraries the pass
+calls, and edgec's own version. Entries are written to a temporary folder and renamed into place, and are
+verified by hash on read, so an interrupted compile can never leave an entry that is later trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .kinds import KINDS, Model
+from .passes.base import Pass
+
+_PAYLOAD = "model.bin"
+_META = "meta.json"
+
+
+def default_cache_dir() -> Path:
+    if env := os.environ.get("EDGEC_CACHE_DIR"):
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgec"
+
+
+def library_versions(names: tuple[str, ...]) -> dict[str, str]:
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def cache_key(pass_: Pass, model: Model, calibration_hash: str | None) -> str:
+    material = {
+        "edgec": __version__,
+        "pass": pass_.name,
+        "config": pass_.config(),
+        "input": model.fingerprint,
+        "calibration": calibration_hash if pass_.uses_calibration else None,
+        "libraries": library_versions(pass_.libraries),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class PassCache:
+    """A folder of verified pass outputs keyed by `cache_key`."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root) / "passes"
+
+    def _entry(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def load(self, key: str) -> tuple[Model, dict[str, Any]] | None:
+        entry = self._entry(key)
+        try:
+            meta = json.loads((entry / _META).read_text())
+            payload = (entry / _PAYLOAD).read_bytes()
+        except (OSError, ValueError):
+            return None
+        if hashlib.sha256(payload).hexdigest() != meta.get("sha256") or meta.get("kind") not in KINDS:
+            shutil.rmtree(entry, ignore_errors=True)  # torn or tampered: never trust it, recompute
+            return None
+        model = KINDS[meta["kind"]].from_bytes(payload)  # type: ignore[attr-defined]
+        return model, meta.get("details", {})
+
+    def store(self, key: str, model: Model, details: dict[str, Any]) -> bool:
+        payload = model.to_bytes()
+        if payload is None:
+            return False
+        entry = self._entry(key)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key[:8]}-", dir=entry.parent))
+        meta = {"kind": model.kind, "sha256": hashlib.sha256(payload).hexdigest(), "details": details}
+        (staging / _PAYLOAD).write_bytes(payload)
+        (staging / _META).write_text(json.dumps(meta, default=str))
+        try:
+            os.rename(staging, entry)
+        except OSError:  # another process stored the same content first; theirs is as good as ours
+            shutil.rmtree(staging, ignore_errors=True)
+        return True

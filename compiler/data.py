@@ -1,0 +1,151 @@
+"""Calibration and evaluation data: loading, strict checking, hashing, splitting.
+
+Bad data is the most common user error, so every check names the file, the array and what to do, and runs
+before any compilation work starts. Files are read with allow_pickle=False: data never executes code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+from .kinds import TensorSpec
+
+LABELS_KEY = "labels"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Model inputs keyed by input name (each shaped (N, ...)), optional integer labels, and provenance."""
+
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray | None
+    source: str
+
+    def __len__(self) -> int:
+        return len(next(iter(self.inputs.values())))
+
+    @property
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        arrays = sorted(self.inputs.items())
+        if self.labels is not None:
+            arrays.append((LABELS_KEY, self.labels))
+        for name, array in arrays:
+            digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
+    def subset(self, index: slice | np.ndarray, source: str) -> Dataset:
+        labels = None if self.labels is None else self.labels[index]
+        return Dataset({k: v[index] for k, v in self.inputs.items()}, labels, source)
+
+    def split_holdout(self, fraction: float) -> tuple[Dataset, Dataset]:
+        """Keep the last `fraction` back for evaluation; deterministic so builds are reproducible."""
+        n = len(self)
+        held = max(1, round(n * fraction))
+        if n - held < 1:
+            raise InputError(
+                f"{self.source}: {n} sample(s) cannot be split into calibration and evaluation; "
+                "pass --eval or give more calibration samples"
+            )
+        cut = n - held
+        return (
+            self.subset(slice(0, cut), f"{self.source}[:{cut}]"),
+            self.subset(slice(cut, n), f"{self.source}[{cut}:] (held back from calibration)"),
+        )
+
+
+def load_dataset(path: str | Path, specs: list[TensorSpec], role: str) -> Dataset:
+    """Load a .npz (arrays keyed by input name, optional `labels`) or .npy (single-input models)."""
+    path = Path(path)
+    where = f"--{role} {path}"
+    if not path.is_file():
+        raise InputError(f"{where}: file not found; give a .npz or .npy file")
+    arrays = _read_arrays(path, where)
+    labels = arrays.pop(LABELS_KEY, None)
+    inputs = _match_inputs(arrays, specs, where)
+    dataset = Dataset(
+        {s.name: _check_array(inputs[s.name], s, where) for s in specs},
+        None if labels is None else _check_labels(labels, where),
+        str(path),
+    )
+    sizes = {name: len(a) for name, a in dataset.inputs.items()}
+    if dataset.labels is not None:
+        sizes[LABELS_KEY] = len(dataset.labels)
+    if len(set(sizes.values())) != 1:
+        raise InputError(f"{where}: arrays have different sample counts {sizes}; they must all match")
+    return dataset
+
+
+def check_dataset(dataset: Dataset, specs: list[TensorSpec]) -> Dataset:
+    """Apply the same checks to an in-memory dataset (the built-in demo, Python API users)."""
+    return Dataset(
+        {s.name: _check_array(dataset.inputs[s.name], s, dataset.source) for s in specs}, dataset.labels, dataset.source
+    )
+
+
+def _read_arrays(path: Path, where: str) -> dict[str, np.ndarray]:
+    try:
+        if path.suffix == ".npy":
+            return {"": np.load(path, allow_pickle=False)}
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                return {key: archive[key] for key in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(
+            f"{where}: cannot read as {path.suffix} ({exc}); save arrays with numpy.savez / numpy.save"
+        ) from None
+    raise InputError(f"{where}: unsupported data format {path.suffix!r}; use .npz or .npy")
+
+
+def _match_inputs(arrays: dict[str, np.ndarray], specs: list[TensorSpec], where: str) -> dict[str, np.ndarray]:
+    names = [s.name for s in specs]
+    if all(name in arrays for name in names):
+        return arrays
+    if len(specs) == 1 and len(arrays) == 1:  # one input, one array: the key need not match the input name
+        return {names[0]: next(iter(arrays.values()))}
+    missing = [n for n in names if n not in arrays]
+    raise InputError(
+        f"{where}: no array for model input(s) {missing}; found {sorted(arrays) or 'none'}. "
+        f"Key arrays by input name ({', '.join(names)}) and labels by '{LABELS_KEY}'"
+    )
+
+
+def _check_array(array: np.ndarray, spec: TensorSpec, where: str) -> np.ndarray:
+    if array.dtype.kind not in "fiub":
+        raise InputError(
+            f"{where}: input {spec.name!r} has dtype {array.dtype}; expected numbers (the model takes {spec.dtype})"
+        )
+    if array.ndim == 0 or len(array) == 0:
+        raise InputError(f"{where}: input {spec.name!r} is empty; give at least one sample")
+    sample_shape = array.shape[1:]
+    fixed = all(isinstance(d, int) and d > 0 for d in spec.shape)
+    matches = len(sample_shape) == len(spec.shape) and all(
+        not isinstance(d, int) or d <= 0 or d == s for d, s in zip(spec.shape, sample_shape, strict=True)
+    )
+    if not matches:
+        expected = tuple(spec.shape) if fixed else spec.shape
+        raise InputError(
+            f"{where}: input {spec.name!r} has samples of shape {sample_shape} (array "
+            f"{array.shape}); the model expects {expected} per sample, i.e. an array (N, "
+            f"{', '.join(map(str, expected))})"
+        )
+    array = array.astype(spec.dtype, copy=False)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = int((~np.isfinite(array)).sum())
+        raise InputError(f"{where}: input {spec.name!r} contains {bad} NaN/Inf value(s); clean the data first")
+    return array
+
+
+def _check_labels(labels: np.ndarray, where: str) -> np.ndarray:
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise InputError(
+            f"{where}: '{LABELS_KEY}' must be a 1-D integer array of class indices, got {labels.dtype} {labels.shape}"
+        )
+    return labels.astype(np.int64)

@@ -1,0 +1,57 @@
+"""Error kinds and their exit codes.
+
+The CLI turns every EdgecError into one line on stderr and its exit code, so a user never sees a bare
+traceback for a mistake they can fix. The codes are stable because CI scripts branch on them.
+"""
+
+from __future__ import annotations
+
+
+class EdgecError(Exception):
+    """Base of every error edgec reports as one line; `exit_code` is what the CLI returns."""
+
+    exit_code = 3
+
+
+class InputError(EdgecError):
+    """The user gave something unusable: a missing file, a corrupt model, data of the wrong shape."""
+
+    exit_code = 2
+
+
+class ConfigError(InputError):
+    """A pipeline, profile or option is invalid (unknown pass, unknown key, wrong type)."""
+
+
+class PipelineError(ConfigError):
+    """Passes do not chain: one produces a model kind the next cannot accept."""
+
+
+class ToolchainError(EdgecError):
+    """A third-party converter or runtime failed on input we believed valid."""
+
+    exit_code = 3
+
+
+class MissingDependencyError(EdgecError):
+    """An optional dependency is not installed; the message names the extra that provides it."""
+
+    exit_code = 4
+
+
+class GateError(EdgecError):
+    """The build completed but broke a budget (drift, size); the build is still written for inspection."""
+
+    exit_code = 1
+
+
+def require(module: str, extra: str = "compiler"):
+    """Import `module` or raise a MissingDependencyError telling which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{module} is not installed ({exc}); install it with: pip install 'edgec[{extra}]'"
+        ) from exc

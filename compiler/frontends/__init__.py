@@ -1,0 +1,70 @@
+"""Frontends: turn what the user names into a model kind the passes understand.
+
+`edgec compile SOURCE` dispatches here on the form of SOURCE: a `.onnx` file, a `.pt2` torch.export
+program, a `.pt` TorchScript archive, `package.module:callable` returning an nn.Module, or nothing at all
+for the built-in demo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..kinds import Model
+
+
+@dataclass(frozen=True)
+class SourceRequest:
+    """Everything a frontend may need besides the source itself."""
+
+    source: str | None
+    input_shapes: tuple[tuple[int, ...], ...] = ()
+    input_names: tuple[str, ...] = ()
+    weights: Path | None = None
+    trust_pickle: bool = False
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Provenance of the imported model for the report and manifest."""
+
+    name: str
+    kind: str
+    location: str
+    sha256: str
+    details: dict[str, str] = field(default_factory=dict)
+
+
+TORCH_FILE_SUFFIXES = (".pt", ".pth", ".ptc", ".torchscript")
+
+
+def load_source(request: SourceRequest) -> tuple[Model, SourceInfo]:
+    source = request.source
+    if source is None:
+        from .demo import load_demo
+
+        return load_demo()
+    path = Path(source)
+    if path.suffix == ".onnx":
+        from .onnx_file import load_onnx
+
+        return load_onnx(path)
+    if path.suffix == ".pt2":
+        from .torch_files import load_exported_program
+
+        return load_exported_program(path, request)
+    if path.suffix in TORCH_FILE_SUFFIXES:
+        from .torch_files import load_torchscript
+
+        return load_torchscript(path, request)
+    if ":" in source and not path.exists():
+        from .torch_factory import load_factory
+
+        return load_factory(source, request)
+    if not path.exists():
+        raise InputError(f"{source}: file not found")
+    raise InputError(
+        f"{source}: unsupported model format {path.suffix or '(no suffix)'!r}; give a .onnx, .pt2, "
+        ".pt (TorchScript) file or package.module:callable"
+    )

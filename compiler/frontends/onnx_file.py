@@ -1,0 +1,69 @@
+"""ONNX files, including weights stored in external-data files beside the model.
+
+External-data references are resolved only inside the model's own folder: a model must not be able to
+make edgec read `../../secret` or an absolute path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from ..errors import InputError, require
+from ..kinds import OnnxModel
+from . import SourceInfo
+
+
+def load_onnx(path: Path) -> tuple[OnnxModel, SourceInfo]:
+    onnx = require("onnx")
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise InputError(
+            f"{path}: not a valid ONNX model ({type(exc).__name__}: {str(exc)[:200]}); "
+            "re-export it or check the file was copied completely"
+        ) from None
+    digest = hashlib.sha256(path.read_bytes())
+    external = _external_files(proto, path)
+    for file in external:
+        digest.update(file.read_bytes())
+    if external:
+        onnx.external_data_helper.load_external_data_for_model(proto, str(path.parent))
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as exc:
+        raise InputError(f"{path}: invalid ONNX model ({str(exc).splitlines()[0][:300]})") from None
+    if not proto.graph.input:
+        raise InputError(f"{path}: the model has no inputs")
+    details = {
+        "opset": str(max((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), default=0)),
+        "external_data_files": str(len(external)),
+    }
+    return OnnxModel(proto), SourceInfo(path.stem, "onnx", str(path), digest.hexdigest(), details)
+
+
+def _external_files(proto, path: Path) -> list[Path]:
+    """The external-data files the model references, each checked to stay inside the model's folder."""
+    onnx = require("onnx")
+    folder = path.parent.resolve()
+    files: set[Path] = set()
+    for tensor in onnx.external_data_helper._get_all_tensors(proto):
+        if not onnx.external_data_helper.uses_external_data(tensor):
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        resolved = (folder / location).resolve()
+        if os.path.isabs(location) or not resolved.is_relative_to(folder):
+            raise InputError(
+                f"{path}: tensor {tensor.name!r} points at external data {location!r} outside the "
+                "model's folder; refusing to read it"
+            )
+        if not resolved.is_file():
+            raise InputError(
+                f"{path}: external data file {location!r} for tensor {tensor.name!r} is missing; "
+                "copy it next to the model"
+            )
+        files.add(resolved)
+    return sorted(files)

@@ -1,0 +1,76 @@
+"""Writing a build directory atomically.
+
+Everything is written into a hidden staging folder beside the destination and renamed into place at the
+end, so a crash leaves no half directory. A build that failed its gate never replaces an existing build:
+it lands beside it in `<out>.failed/`. `--force` only ever replaces a folder that is an edgec build (or
+empty), so a mistyped `-o ~` cannot delete a home directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import InputError
+
+MANIFEST = "manifest.json"
+
+
+def check_destination(out: Path, force: bool) -> None:
+    """Refuse early, before any work, when writing `out` would clobber something."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError(f"-o {out}: exists and is not a directory; choose another output path")
+    if not force:
+        raise InputError(f"-o {out}: a build already exists there; pass --force to replace it or -o for another")
+    if any(out.iterdir()) and not _is_build(out):
+        raise InputError(
+            f"-o {out}: is a non-empty folder that is not an edgec build; refusing to replace it even with --force"
+        )
+
+
+def write_build(out: Path, files: dict[str, bytes], passed: bool) -> Path:
+    """Write `files` as the build at `out` (or `<out>.failed` when a failed build would replace one)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a build folder is as readable as any other
+    try:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+        destination = out if passed or not out.exists() else out.with_name(out.name + ".failed")
+        _replace(staging, destination)
+        return destination
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _replace(staging: Path, destination: Path) -> None:
+    if not destination.exists():
+        staging.rename(destination)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
+    old.rmdir()
+    destination.rename(old)  # two renames: the window without a build is as short as the OS allows
+    try:
+        staging.rename(destination)
+    except OSError:
+        old.rename(destination)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _is_build(folder: Path) -> bool:
+    try:
+        return "edgec_version" in json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError, TypeError):
+        return False

@@ -1,0 +1,130 @@
+"""report.json is the record of a build; report.md is a view rendered from it and nothing else.
+
+The schema is versioned (`schema_version`) so CI scripts that read reports can rely on field names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import platform
+from typing import Any
+
+from .cache import library_versions
+from .engine import PassRecord
+
+SCHEMA_VERSION = "1.0"
+TOOLS = ("numpy", "onnx", "onnxruntime", "onnxscript", "onnxslim", "torch")
+
+
+def tool_versions() -> dict[str, str]:
+    return {"python": platform.python_version(), **library_versions(TOOLS)}
+
+
+def records(passes: list[PassRecord]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(r) for r in passes]
+
+
+def to_json(data: Any) -> bytes:
+    """JSON with non-finite floats spelled as strings: SQNR is +inf for identical outputs."""
+    return (json.dumps(_finite(data), indent=2, sort_keys=False) + "\n").encode()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    target, source, data = report["target"], report["source"], report["data"]
+    verdict = "PASS" if report["gate"]["passed"] else "FAIL"
+    lines = [
+        f"# edgec build: {source['name']} for {target['id']}: {verdict}",
+        "",
+        f"- source: `{source['location']}` ({source['kind']}, sha256 `{source['sha256'][:12]}`)",
+        f"- target: {target['description']}",
+        f"- calibration: {_data_line(data['calibration'])}",
+        f"- evaluation: {_data_line(data['evaluation'])}",
+        f"- float baseline: `{report['baseline']['file']}` in {report['baseline']['runtime']}"
+        + _accuracy_suffix(report["baseline"].get("accuracy")),
+        "",
+        "## Artifacts",
+        "",
+        "| artifact | precision | size | vs float | accuracy | drop (points) | agreement | cosine | SQNR dB "
+        "| max abs |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for art in report["artifacts"]:
+        ev = art["evaluation"]
+        drift = ev["drift"]
+        lines.append(
+            f"| `{art['file']}` | {art['precision']} | {art['size_bytes'] / 1024:.1f} KiB | "
+            f"{art['size_ratio']:.3f}x | {_pct(ev['accuracy'])} | {_num(ev['accuracy_drop_points'])} | "
+            f"{_pct(drift['agreement'])} | {drift['cosine']:.5f} | {_num(drift['sqnr_db'])} | "
+            f"{drift['max_abs']:.4g} |"
+        )
+    lines += ["", "## Gate", ""]
+    lines += [
+        f"- {'ok' if c['passed'] else '**FAIL**'}: {c['artifact']} {c['metric']} = {c['value']:.4g} "
+        f"(budget {c['limit']:g})"
+        for c in report["gate"]["checks"]
+    ]
+    lines += [
+        "",
+        "## Passes",
+        "",
+        "| stage | pass | config | seconds | cached | modified | nodes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    stages = [("import", report["import"])] + [(a["name"], a["passes"]) for a in report["artifacts"]]
+    for stage, passes in stages:
+        for rec in passes:
+            config = ", ".join(f"{k}={v}" for k, v in rec["config"].items()) or "-"
+            nodes = f"{sum(rec['ops_before'].values())} -> {sum(rec['ops_after'].values())}"
+            lines.append(
+                f"| {stage} | {rec['name']} | {config} | {rec['seconds']:.2f} | "
+                f"{'yes' if rec['cached'] else 'no'} | {'yes' if rec['modified'] else 'no'} | {nodes} |"
+            )
+    quant = target["quantization"]
+    lines += [
+        "",
+        "## Quantization scheme",
+        "",
+        f"activations {quant['activations']}, weights {quant['weights']}, "
+        f"per-channel {quant['per_channel']}, reduce_range {quant['reduce_range']}.",
+        "",
+        quant["why"],
+        "",
+        "## Tools",
+        "",
+        ", ".join(f"{k} {v}" for k, v in report["tools"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _data_line(entry: dict[str, Any]) -> str:
+    if not entry:
+        return "none"
+    labels = "with labels" if entry.get("labels") else "no labels"
+    return f"{entry['source']}: {entry['samples']} samples, {labels}, sha256 `{entry['sha256'][:12]}`"
+
+
+def _accuracy_suffix(value: float | None) -> str:
+    return "" if value is None else f", top-1 accuracy {_pct(value)}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, str) else f"{value:.3f}"

@@ -1,0 +1,39 @@
+"""The few lines `edgec compile` prints: where the build is, what it cost, whether it passed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def summarize(result: Any) -> str:
+    report = result.report
+    baseline, data = report["baseline"], report["data"]["evaluation"]
+    verdict = "PASS" if result.passed else "FAIL"
+    lines = [f"edgec: built {result.path} for {report['target']['id']} in {report['seconds']:.1f} s"]
+    accuracy = baseline["accuracy"]
+    base = f"top-1 {100 * accuracy:.2f}%" if accuracy is not None else "no labels"
+    lines.append(
+        f"  float baseline {baseline['file']}: {baseline['size_bytes'] / 1024:.1f} KiB, {base} "
+        f"on {data['samples']} samples ({data['source']})"
+    )
+    for art in report["artifacts"]:
+        ev = art["evaluation"]
+        accuracy_text = (
+            ""
+            if ev["accuracy"] is None
+            else (f"top-1 {100 * ev['accuracy']:.2f}% (drop {ev['accuracy_drop_points']:.2f} points), ")
+        )
+        sqnr = ev["drift"]["sqnr_db"]
+        lines.append(
+            f"  {art['file']}: {art['size_bytes'] / 1024:.1f} KiB ({art['size_ratio']:.2f}x float), "
+            f"{accuracy_text}agreement {100 * ev['drift']['agreement']:.2f}%, SQNR {sqnr:.1f} dB"
+        )
+    lines.append(
+        f"  gate: {verdict} (top-1 drop <= {report['gate']['max_accuracy_drop_points']} points, "
+        f"agreement >= {report['gate']['min_agreement']} without labels)"
+    )
+    cached, ran = result.cached_passes, result.ran_passes
+    lines.append(
+        f"  cache: {len(cached)} pass(es) reused ({', '.join(cached) or '-'}); {len(ran)} ran ({', '.join(ran) or '-'})"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,54 @@
+"""Output-drift metrics between a reference (float) and a candidate (artifact), numpy only.
+
+Chosen because each answers a different question: accuracy and agreement what a user sees, cosine and
+SQNR how much signal survives (SQNR in dB is comparable across models), max-abs the worst single value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def top1(outputs: np.ndarray) -> np.ndarray:
+    return outputs.reshape(len(outputs), -1).argmax(axis=1)
+
+
+def accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
+    return float((top1(outputs) == labels).mean())
+
+
+def agreement(reference: np.ndarray, candidate: np.ndarray) -> float:
+    return float((top1(reference) == top1(candidate)).mean())
+
+
+def cosine(reference: np.ndarray, candidate: np.ndarray) -> float:
+    """Mean per-sample cosine similarity (per-sample so one large-norm sample cannot dominate)."""
+    ref = reference.reshape(len(reference), -1).astype(np.float64)
+    cand = candidate.reshape(len(candidate), -1).astype(np.float64)
+    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(cand, axis=1)
+    both_zero = norms == 0
+    sims = np.where(both_zero, 1.0, (ref * cand).sum(axis=1) / np.where(both_zero, 1.0, norms))
+    return float(sims.mean())
+
+
+def max_abs(reference: np.ndarray, candidate: np.ndarray) -> float:
+    return float(np.abs(reference.astype(np.float64) - candidate).max())
+
+
+def sqnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
+    """Signal-to-quantization-noise ratio in dB; inf when the outputs are identical."""
+    ref = reference.astype(np.float64)
+    noise = float(((ref - candidate) ** 2).sum())
+    signal = float((ref**2).sum())
+    if noise == 0:
+        return float("inf")
+    return float(10 * np.log10(signal / noise)) if signal > 0 else float("-inf")
+
+
+def drift(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
+    return {
+        "agreement": agreement(reference, candidate),
+        "cosine": cosine(reference, candidate),
+        "max_abs": max_abs(reference, candidate),
+        "sqnr_db": sqnr_db(reference, candidate),
+    }

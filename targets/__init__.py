@@ -1,0 +1,1 @@
+"""Per-device target profiles (TOML data) and their loader."""

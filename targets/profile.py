@@ -1,0 +1,169 @@
+"""Target profiles: per-device TOML data loaded into frozen, validated dataclasses.
+
+A profile states hardware facts and the decisions that follow from them (artifacts, quantization scheme,
+threads, budgets). Loading is strict: an unknown key is an error with a suggestion, because a typo in a
+budget must never silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROFILE_DIR = Path(__file__).parent
+
+
+class ProfileError(ValueError):
+    """A profile file is invalid or a target name is unknown; the message says where and what."""
+
+
+@dataclass(frozen=True)
+class Cpu:
+    arch: str
+    core: str
+    cores: int
+    clock_ghz: float
+    features: tuple[str, ...] = ()
+    l2_kb: int = 0
+
+
+@dataclass(frozen=True)
+class Memory:
+    ram_mb: int
+    storage: str = ""
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """The int8 scheme the device's runtimes run fastest and correctly; `why` records the argument."""
+
+    weights: str = "int8"
+    activations: str = "int8"
+    per_channel: bool = True
+    format: str = "qdq"
+    reduce_range: bool = False
+    calibration: str = "minmax"
+    why: str = ""
+
+    def __post_init__(self) -> None:
+        _choice("quantization.weights", self.weights, ("int8", "uint8"))
+        _choice("quantization.activations", self.activations, ("int8", "uint8"))
+        _choice("quantization.format", self.format, ("qdq",))
+        _choice("quantization.calibration", self.calibration, ("minmax", "percentile", "entropy"))
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One deliverable: a format for a runtime, produced by a pipeline of passes."""
+
+    name: str
+    format: str
+    runtime: str
+    pipeline: str
+
+    def __post_init__(self) -> None:
+        _choice(f"artifacts[{self.name}].format", self.format, ("onnx",))
+        _choice(f"artifacts[{self.name}].runtime", self.runtime, ("onnxruntime",))
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Accuracy drift the device's users accept; top-1 points with labels, agreement without."""
+
+    max_accuracy_drop: float = 1.0
+    min_agreement: float = 0.97
+
+
+@dataclass(frozen=True)
+class TargetProfile:
+    id: str
+    description: str
+    cpu: Cpu
+    memory: Memory
+    quantization: Quantization
+    artifacts: tuple[Artifact, ...]
+    threads: int = 1
+    budgets: Budgets = field(default_factory=Budgets)
+    published: dict[str, float] = field(default_factory=dict)
+    unverified: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def known_targets() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def load_profile(name_or_path: str) -> TargetProfile:
+    """Load a profile by target id (a file in targets/) or by a path to a user's TOML file."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = PROFILE_DIR / f"{name_or_path}.toml"
+        if not path.is_file():
+            known = known_targets()
+            hint = difflib.get_close_matches(name_or_path, known, n=1)
+            did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ProfileError(f"unknown target {name_or_path!r}{did_you_mean}; known targets: {', '.join(known)}")
+    try:
+        table = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read profile ({exc})") from None
+    return _build(TargetProfile, table, str(path))
+
+
+def _build(cls: type, table: Any, where: str) -> Any:
+    if not isinstance(table, dict):
+        raise ProfileError(f"{where}: expected a table, got {type(table).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in table:
+        if key not in fields:
+            hint = difflib.get_close_matches(key, list(fields), n=1)
+            did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ProfileError(f"{where}: unknown key {key!r}{did_you_mean}")
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in table and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ProfileError(f"{where}: missing required key(s) {', '.join(missing)}")
+    values = {key: _convert(hints[key], value, f"{where}: {key}") for key, value in table.items()}
+    try:
+        return cls(**values)
+    except ValueError as exc:
+        raise ProfileError(f"{where}: {exc}") from None
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    if origin is tuple:
+        (item_type, _) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ProfileError(f"{where}: expected a list")
+        return tuple(_convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ProfileError(f"{where}: expected a table")
+        return {k: _convert(typing.get_args(hint)[1], v, f"{where}.{k}") for k, v in value.items()}
+    if origin is types.UnionType:
+        hint = typing.get_args(hint)[0]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ProfileError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _choice(where: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{where} = {value!r} is not one of {', '.join(allowed)}")

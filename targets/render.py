@@ -1,0 +1,29 @@
+"""`edgec targets show`: a profile as a person reads it, facts first, then the decisions they drive."""
+
+from __future__ import annotations
+
+from .profile import TargetProfile
+
+
+def render_profile(profile: TargetProfile) -> str:
+    cpu, memory, quant, budgets = profile.cpu, profile.memory, profile.quantization, profile.budgets
+    lines = [
+        f"{profile.id}: {profile.description}",
+        f"  cpu          {cpu.cores}x {cpu.core} @ {cpu.clock_ghz} GHz ({cpu.arch}; {', '.join(cpu.features) or '-'})",
+        f"  memory       {memory.ram_mb} MB RAM; storage {memory.storage or '-'}",
+        f"  threads      {profile.threads}",
+        f"  quantization activations {quant.activations}, weights {quant.weights}, per-channel "
+        f"{str(quant.per_channel).lower()}, reduce_range {str(quant.reduce_range).lower()}, "
+        f"{quant.format}, calibration {quant.calibration}",
+        f"  budgets      top-1 drop <= {budgets.max_accuracy_drop} points; agreement >= {budgets.min_agreement} "
+        "(unlabelled data)",
+        "  artifacts",
+        *[f"    {a.name:<10} {a.format} for {a.runtime}: {a.pipeline}" for a in profile.artifacts],
+    ]
+    if profile.published:
+        lines.append("  published    " + "; ".join(f"{k} = {v}" for k, v in profile.published.items()))
+    if quant.why:
+        lines.append(f"  why this scheme: {' '.join(quant.why.split())}")
+    for note in profile.unverified:
+        lines.append(f"  unverified: {note}")
+    return "\n".join(lines)
