@@ -1,0 +1,89 @@
+"""Shared fixtures: the expensive things (exports, the demo compile) happen once per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TESTS = Path(__file__).parent
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run_cli(*args: str, cwd: Path | None = None, cache: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real `edgec` entry point in a subprocess, as a user would."""
+    env = {**os.environ, "PYTHONPATH": str(TESTS)}
+    if cache is not None:
+        env["EDGEC_CACHE_DIR"] = str(cache)
+    return subprocess.run(
+        [sys.executable, "-m", "edgec.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
+    )
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def digits_npz(tmp_path_factory) -> dict[str, Path]:
+    """The demo's calibration and evaluation splits as user-style .npz files."""
+    from edgec.compiler.frontends.demo import demo_split
+
+    folder = tmp_path_factory.mktemp("digits")
+    paths = {}
+    for split in ("calib", "eval"):
+        data = demo_split(split)
+        paths[split] = folder / f"{split}.npz"
+        np.savez(paths[split], image=data.inputs["image"], labels=data.labels)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_torch():
+    from edgec_test_models import make_tiny
+
+    return make_tiny()
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tmp_path_factory, tiny_torch):
+    """The tiny model exported once through the real torch-to-onnx pass; returns (OnnxModel, path)."""
+    import torch
+
+    from edgec.compiler.kinds import TorchModel
+    from edgec.compiler.passes.torch_to_onnx import TorchToOnnx
+
+    model = TorchModel(tiny_torch, (torch.zeros(1, 1, 8, 8),), ("image",), "tiny")
+    result = TorchToOnnx().run(model, make_context())
+    path = tmp_path_factory.mktemp("tiny") / "tiny.onnx"
+    path.write_bytes(result.model.to_bytes())
+    return result.model, path
+
+
+@pytest.fixture(scope="session")
+def tiny_data():
+    """Random but fixed 8x8 inputs and the tiny model's own argmax as labels."""
+    rng = np.random.default_rng(0)
+    return rng.random((64, 1, 8, 8), dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory, session_cache):
+    """The demo compiled once for rpi4 through the Python API."""
+    from edgec.compiler.api import CompileOptions, compile
+
+    out = tmp_path_factory.mktemp("builds") / "demo-rpi4"
+    return compile(CompileOptions(target="rpi4", output=out, cache_dir=session_cache, progress=False))
+
+
+def make_context(calibration=None, target: str = "host-x86"):
+    from edgec.compiler.passes.base import Context
+    from edgec.compiler.progress import Progress
+    from edgec.targets.profile import load_profile
+
+    return Context(load_profile(target), calibration, Progress(enabled=False))
