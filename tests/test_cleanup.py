@@ -46,7 +46,7 @@ def _run(model: OnnxModel, x: np.ndarray) -> np.ndarray:
     return OnnxRuntimeRunner(model.to_bytes()).run({"x": x})[0]
 
 
-@pytest.mark.parametrize("method", ["onnxslim", "ort"])
+@pytest.mark.parametrize("method", ["ort+onnxslim", "onnxslim", "ort"])
 def test_folds_batchnorm_and_constants_without_changing_outputs(method):
     model = conv_bn_model()
     result = Cleanup(method=method).run(model, make_context())

@@ -30,7 +30,7 @@ def test_demo_build_folder_is_complete_and_hashed(demo_build):
     manifest = json.loads((demo_build.path / "manifest.json").read_text())
     for name, entry in manifest["files"].items():
         assert hashlib.sha256((demo_build.path / name).read_bytes()).hexdigest() == entry["sha256"], name
-    assert manifest["pipeline"]["onnx"].startswith("cleanup{method=onnxslim},quantize{calibration=minmax,")
+    assert manifest["pipeline"]["onnx"].startswith("cleanup{method=ort+onnxslim},quantize{calibration=minmax,")
     assert manifest["tools"]["onnxruntime"] and manifest["inputs"]["calibration"]
     assert "| `digits-cnn.int8.onnx` | int8 |" in (demo_build.path / "report.md").read_text()
 
