@@ -23,8 +23,14 @@ def check_load() -> float:
     return load
 
 
-def time_peers(models: dict[str, bytes], feeds: dict[str, np.ndarray], threads: int, rounds: int = 5,
-               runs: int = 20, warmup: int = 5) -> dict[str, dict[str, float]]:
+def time_peers(
+    models: dict[str, bytes],
+    feeds: dict[str, np.ndarray],
+    threads: int,
+    rounds: int = 5,
+    runs: int = 20,
+    warmup: int = 5,
+) -> dict[str, dict[str, float]]:
     """Time each model in rounds that alternate between peers, so drift in machine load hits all alike."""
     runners = {name: open_runner("onnxruntime", data, threads=threads) for name, data in models.items()}
     for runner in runners.values():

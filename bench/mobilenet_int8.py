@@ -31,29 +31,48 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         calib = Path(tmp) / "calib.npz"
         np.savez(calib, input=rng.normal(0, 1, (args.calib_samples + 16, 3, 224, 224)).astype(np.float32))
-        result = compile(CompileOptions(
-            source="edgec.models.mobilenet_v2:make_model", target="host-x86", input_shapes=((1, 3, 224, 224),),
-            calib=calib, output=Path(tmp) / "build", min_agreement=0.0, holdout=16 / (args.calib_samples + 16),
-            progress=True))
+        result = compile(
+            CompileOptions(
+                source="edgec.models.mobilenet_v2:make_model",
+                target="host-x86",
+                input_shapes=((1, 3, 224, 224),),
+                calib=calib,
+                output=Path(tmp) / "build",
+                min_agreement=0.0,
+                holdout=16 / (args.calib_samples + 16),
+                progress=True,
+            )
+        )
         float_bytes = (result.path / "baseline.float32.onnx").read_bytes()
         int8_bytes = (result.path / result.report["artifacts"][0]["file"]).read_bytes()
     artifact = result.report["artifacts"][0]
     feeds = {"input": rng.normal(0, 1, (1, 3, 224, 224)).astype(np.float32)}
     rows = {}
-    print(f"\nonnxruntime {onnxruntime.__version__}, load average {load:.2f}, batch 1, "
-          f"float {len(float_bytes) / 1e6:.1f} MB, int8 {len(int8_bytes) / 1e6:.1f} MB "
-          f"({artifact['size_ratio']:.2f}x), agreement {artifact['evaluation']['drift']['agreement']:.2f}, "
-          f"SQNR {artifact['evaluation']['drift']['sqnr_db']:.1f} dB")
+    print(
+        f"\nonnxruntime {onnxruntime.__version__}, load average {load:.2f}, batch 1, "
+        f"float {len(float_bytes) / 1e6:.1f} MB, int8 {len(int8_bytes) / 1e6:.1f} MB "
+        f"({artifact['size_ratio']:.2f}x), agreement {artifact['evaluation']['drift']['agreement']:.2f}, "
+        f"SQNR {artifact['evaluation']['drift']['sqnr_db']:.1f} dB"
+    )
     print(f"{'threads':>7} {'float p50':>10} {'float p90':>10} {'int8 p50':>9} {'int8 p90':>9} {'speed-up':>9}")
     for threads in args.threads:
         stats = time_peers({"float32": float_bytes, "int8": int8_bytes}, feeds, threads)
         ratio = stats["float32"]["p50_ms"] / stats["int8"]["p50_ms"]
         rows[threads] = {**stats, "speedup_p50": ratio}
-        print(f"{threads:>7} {stats['float32']['p50_ms']:>8.2f}ms {stats['float32']['p90_ms']:>8.2f}ms "
-              f"{stats['int8']['p50_ms']:>7.2f}ms {stats['int8']['p90_ms']:>7.2f}ms {ratio:>8.2f}x")
-    path = save("mobilenet_int8", {"onnxruntime": onnxruntime.__version__, "load_average": load,
-                                   "artifact": {k: artifact[k] for k in ("size_ratio", "pipeline", "evaluation")},
-                                   "compile_seconds": result.report["seconds"], "latency": rows})
+        print(
+            f"{threads:>7} {stats['float32']['p50_ms']:>8.2f}ms {stats['float32']['p90_ms']:>8.2f}ms "
+            f"{stats['int8']['p50_ms']:>7.2f}ms {stats['int8']['p90_ms']:>7.2f}ms {ratio:>8.2f}x"
+        )
+    path = save(
+        "mobilenet_int8",
+        {
+            "onnxruntime": onnxruntime.__version__,
+            "load_average": load,
+            "artifact": {k: artifact[k] for k in ("size_ratio", "pipeline", "evaluation")},
+            "compile_seconds": result.report["seconds"],
+            "latency": rows,
+        },
+    )
     print(f"results: {path}")
 
 

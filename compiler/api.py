@@ -22,7 +22,7 @@ from .data import Dataset, check_dataset, load_dataset
 from .engine import PassRecord, check_chain, run_passes
 from .errors import ConfigError, InputError
 from .frontends import SourceInfo, SourceRequest, load_source
-from .kinds import OnnxModel
+from .kinds import OnnxModel, TorchModel
 from .output import MANIFEST, check_destination, write_build
 from .passes.base import Context
 from .pipeline import ArtifactPlan, Overrides, import_passes, plan_artifacts
@@ -102,6 +102,7 @@ def compile(options: CompileOptions) -> BuildResult:
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
     threads = max(1, min(profile.threads, os.cpu_count() or 1))
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, "float baseline")
+    parity = _export_parity(model, reference.outputs, evaluation)
     evaluations = [
         compare(
             plan.artifact.name,
@@ -138,6 +139,7 @@ def compile(options: CompileOptions) -> BuildResult:
             "runtime": f"{reference.runtime} {reference.version}",
             "size_bytes": len(files[BASELINE_FILE]),
             "accuracy": evaluations[0].float_accuracy if evaluations else None,
+            "export_parity": parity,
         },
         "import": reporting.records(import_records),
         "artifacts": artifacts,
@@ -155,6 +157,15 @@ def compile(options: CompileOptions) -> BuildResult:
     files[MANIFEST] = reporting.to_json(_manifest(report, info, files))
     path = write_build(out, files, report["gate"]["passed"])
     return BuildResult(path, report, report["gate"]["passed"])
+
+
+def _export_parity(source: Any, baseline_outputs: Any, evaluation: Dataset) -> dict[str, Any] | None:
+    """Torch sources only: how far the ONNX baseline is from the module it was exported from."""
+    if not isinstance(source, TorchModel):
+        return None
+    from .validation.source_parity import torch_parity
+
+    return torch_parity(source, baseline_outputs, evaluation)
 
 
 def _profile(target: str) -> TargetProfile:

@@ -53,6 +53,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- evaluation: {_data_line(data['evaluation'])}",
         f"- float baseline: `{report['baseline']['file']}` in {report['baseline']['runtime']}"
         + _accuracy_suffix(report["baseline"].get("accuracy")),
+        _parity_line(report["baseline"].get("export_parity")),
         "",
         "## Artifacts",
         "",
@@ -114,6 +115,15 @@ def _data_line(entry: dict[str, Any]) -> str:
         return "none"
     labels = "with labels" if entry.get("labels") else "no labels"
     return f"{entry['source']}: {entry['samples']} samples, {labels}, sha256 `{entry['sha256'][:12]}`"
+
+
+def _parity_line(parity: dict[str, Any] | None) -> str:
+    if not parity:
+        return "- export parity: not applicable (the source is ONNX)"
+    return (
+        f"- export parity (torch vs ONNX baseline, {parity['samples']} samples): max abs {parity['max_abs']:.3g}, "
+        f"cosine {parity['cosine']:.6f}, top-1 agreement {_pct(parity['agreement'])}"
+    )
 
 
 def _accuracy_suffix(value: float | None) -> str:

@@ -16,6 +16,14 @@ def summarize(result: Any) -> str:
         f"  float baseline {baseline['file']}: {baseline['size_bytes'] / 1024:.1f} KiB, {base} "
         f"on {data['samples']} samples ({data['source']})"
     )
+    parity = baseline.get("export_parity")
+    if parity:
+        exact = parity["agreement"] == 1.0 and parity["cosine"] > 0.9999
+        flag = "" if exact else "  WARNING: the export changed outputs"
+        lines.append(
+            f"  export parity torch vs ONNX: max abs {parity['max_abs']:.2g}, top-1 agreement "
+            f"{100 * parity['agreement']:.1f}% on {parity['samples']} samples{flag}"
+        )
     for art in report["artifacts"]:
         ev = art["evaluation"]
         accuracy_text = (

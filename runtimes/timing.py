@@ -21,6 +21,12 @@ def time_runs(runner: Runner, feeds: dict[str, np.ndarray], runs: int) -> list[f
 
 def summarize_ms(samples: list[float]) -> dict[str, float]:
     values = np.asarray(samples)
-    return {"n": len(values), "p50_ms": float(np.median(values)), "p90_ms": float(np.percentile(values, 90)),
-            "p99_ms": float(np.percentile(values, 99)), "mean_ms": float(values.mean()),
-            "std_ms": float(values.std()), "min_ms": float(values.min())}
+    return {
+        "n": len(values),
+        "p50_ms": float(np.median(values)),
+        "p90_ms": float(np.percentile(values, 90)),
+        "p99_ms": float(np.percentile(values, 99)),
+        "mean_ms": float(values.mean()),
+        "std_ms": float(values.std()),
+        "min_ms": float(values.min()),
+    }

@@ -22,6 +22,8 @@ def test_demo_meets_the_acceptance_numbers(demo_build):
     assert evaluation["float_accuracy"] >= 0.97 and evaluation["drift"]["sqnr_db"] > 20
     assert artifact["quantization"]["quantize_nodes"] > 0 and artifact["quantization"]["int8_initializers"] >= 4
     assert report["data"]["evaluation"]["source"] == "built-in digits eval split"
+    parity = report["baseline"]["export_parity"]  # the export itself is verified against torch
+    assert parity["samples"] == 64 and parity["max_abs"] < 1e-4 and parity["agreement"] == 1.0
 
 
 def test_demo_build_folder_is_complete_and_hashed(demo_build):
@@ -56,13 +58,26 @@ def test_second_identical_compile_reuses_every_pass(tmp_path):
 
 def test_onnx_source_with_user_data_for_host(tmp_path, demo_build, digits_npz, session_cache):
     out = tmp_path / "host"
-    result = run_cli("compile", str(demo_build.path / "baseline.float32.onnx"), "--target", "host-x86",
-                     "--calib", str(digits_npz["calib"]), "--eval", str(digits_npz["eval"]), "-o", str(out),
-                     "--calibration", "percentile", cache=session_cache)
+    result = run_cli(
+        "compile",
+        str(demo_build.path / "baseline.float32.onnx"),
+        "--target",
+        "host-x86",
+        "--calib",
+        str(digits_npz["calib"]),
+        "--eval",
+        str(digits_npz["eval"]),
+        "-o",
+        str(out),
+        "--calibration",
+        "percentile",
+        cache=session_cache,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     artifact = report["artifacts"][0]
     assert report["source"]["kind"] == "onnx" and report["target"]["quantization"]["activations"] == "uint8"
+    assert report["baseline"]["export_parity"] is None
     assert "calibration=percentile" in artifact["pipeline"] and "activations=uint8" in artifact["pipeline"]
     assert artifact["evaluation"]["accuracy_drop_points"] <= 1.0
 
@@ -70,8 +85,19 @@ def test_onnx_source_with_user_data_for_host(tmp_path, demo_build, digits_npz, s
 def test_factory_without_eval_holds_back_calibration_and_gates_on_agreement(tmp_path, tiny_data, session_cache):
     np.savez(tmp_path / "calib.npz", input=tiny_data)
     out = tmp_path / "tiny"
-    result = run_cli("compile", "edgec_test_models:make_tiny", "--input-shape", "1,1,8,8", "--calib",
-                     str(tmp_path / "calib.npz"), "-o", str(out), "--min-agreement", "0.75", cache=session_cache)
+    result = run_cli(
+        "compile",
+        "edgec_test_models:make_tiny",
+        "--input-shape",
+        "1,1,8,8",
+        "--calib",
+        str(tmp_path / "calib.npz"),
+        "-o",
+        str(out),
+        "--min-agreement",
+        "0.75",
+        cache=session_cache,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["data"]["evaluation"]["held_out"] and report["data"]["evaluation"]["samples"] == 13
@@ -83,8 +109,16 @@ def test_factory_without_eval_holds_back_calibration_and_gates_on_agreement(tmp_
 
 def test_no_quantize_gives_a_float_artifact_identical_to_baseline(tmp_path, demo_build, digits_npz, session_cache):
     out = tmp_path / "float"
-    result = run_cli("compile", str(demo_build.path / "baseline.float32.onnx"), "--no-quantize", "--eval",
-                     str(digits_npz["eval"]), "-o", str(out), cache=session_cache)
+    result = run_cli(
+        "compile",
+        str(demo_build.path / "baseline.float32.onnx"),
+        "--no-quantize",
+        "--eval",
+        str(digits_npz["eval"]),
+        "-o",
+        str(out),
+        cache=session_cache,
+    )
     assert result.returncode == 0, result.stderr
     artifact = json.loads((out / "report.json").read_text())["artifacts"][0]
     assert artifact["precision"] == "float32" and artifact["size_ratio"] > 0.95
@@ -134,10 +168,11 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, digits_npz, d
 
 def test_config_file_supplies_defaults(tmp_path, demo_build, digits_npz, session_cache):
     (tmp_path / "edgec.toml").write_text(
-        f'[compile]\ntarget = "rpi5"\ncalib = "{digits_npz["calib"]}"\neval = "{digits_npz["eval"]}"\n'
-        'max-drop = 0.75\n')
-    result = run_cli("compile", str(demo_build.path / "baseline.float32.onnx"), "-o", "b", cwd=tmp_path,
-                     cache=session_cache)
+        f'[compile]\ntarget = "rpi5"\ncalib = "{digits_npz["calib"]}"\neval = "{digits_npz["eval"]}"\nmax-drop = 0.75\n'
+    )
+    result = run_cli(
+        "compile", str(demo_build.path / "baseline.float32.onnx"), "-o", "b", cwd=tmp_path, cache=session_cache
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "b" / "report.json").read_text())
     assert report["target"]["id"] == "rpi5" and report["gate"]["max_accuracy_drop_points"] == 0.75

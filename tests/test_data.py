@@ -30,15 +30,18 @@ def test_single_input_accepts_any_key_and_npy(tmp_path):
     assert load_dataset(tmp_path / "d.npy", SPEC, "eval").inputs["image"].max() == 1.0
 
 
-@pytest.mark.parametrize("arrays, message", [
-    ({"image": np.zeros((5, 1, 28, 28))}, r"samples of shape \(1, 28, 28\).*expects \(1, 8, 8\)"),
-    ({"image": np.full((5, 1, 8, 8), np.nan)}, "contains 320 NaN/Inf"),
-    ({"image": np.zeros((0, 1, 8, 8))}, "is empty"),
-    ({"image": np.zeros((5, 1, 8, 8)), "labels": np.zeros(4, int)}, "different sample counts"),
-    ({"image": np.zeros((5, 1, 8, 8)), "labels": np.zeros(5)}, "'labels' must be a 1-D integer array"),
-    ({"a": np.zeros((5, 1, 8, 8)), "b": np.zeros((5, 1, 8, 8))}, r"no array for model input\(s\) \['image'\]"),
-    ({"image": np.array(["a"] * 5)}, "expected numbers"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"image": np.zeros((5, 1, 28, 28))}, r"samples of shape \(1, 28, 28\).*expects \(1, 8, 8\)"),
+        ({"image": np.full((5, 1, 8, 8), np.nan)}, "contains 320 NaN/Inf"),
+        ({"image": np.zeros((0, 1, 8, 8))}, "is empty"),
+        ({"image": np.zeros((5, 1, 8, 8)), "labels": np.zeros(4, int)}, "different sample counts"),
+        ({"image": np.zeros((5, 1, 8, 8)), "labels": np.zeros(5)}, "'labels' must be a 1-D integer array"),
+        ({"a": np.zeros((5, 1, 8, 8)), "b": np.zeros((5, 1, 8, 8))}, r"no array for model input\(s\) \['image'\]"),
+        ({"image": np.array(["a"] * 5)}, "expected numbers"),
+    ],
+)
 def test_bad_data_is_one_clear_error(tmp_path, arrays, message):
     with pytest.raises(InputError, match=message) as info:
         load_dataset(_npz(tmp_path, **arrays), SPEC, "calib")

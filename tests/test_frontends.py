@@ -116,11 +116,14 @@ def test_factory_with_and_without_weights(tmp_path, tiny_torch, tiny_data):
     assert torch.equal(reweighted.module.conv.weight, state["conv.weight"])
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("edgec_test_models:make_not_a_module", "not a torch.nn.Module"),
-    ("edgec_test_models:missing", "has no attribute 'missing'"),
-    ("no_such_module_xyz:make", "cannot import 'no_such_module_xyz'"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("edgec_test_models:make_not_a_module", "not a torch.nn.Module"),
+        ("edgec_test_models:missing", "has no attribute 'missing'"),
+        ("no_such_module_xyz:make", "cannot import 'no_such_module_xyz'"),
+    ],
+)
 def test_factory_errors(spec, message):
     with pytest.raises(InputError, match=message):
         load_source(SourceRequest(spec, SHAPE))

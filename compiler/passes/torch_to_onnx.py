@@ -33,7 +33,6 @@ class TorchToOnnx(Pass):
         assert isinstance(model, TorchModel)
         torch = require("torch")
         require("onnxscript")
-        ctx.progress.step("exporting the torch model to ONNX")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # it logs absent torchvision ops as warnings
         details: dict[str, Any] = {}
         with warnings.catch_warnings():
