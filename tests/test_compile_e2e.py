@@ -176,3 +176,12 @@ def test_config_file_supplies_defaults(tmp_path, demo_build, digits_npz, session
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "b" / "report.json").read_text())
     assert report["target"]["id"] == "rpi5" and report["gate"]["max_accuracy_drop_points"] == 0.75
+
+
+def test_uncached_recompile_is_byte_identical(tmp_path, demo_build):
+    from edgec.compiler.api import CompileOptions, compile
+
+    again = compile(CompileOptions(target="rpi4", output=tmp_path / "again", use_cache=False, progress=False))
+    assert not any(rec["cached"] for rec in again.report["import"] + again.report["artifacts"][0]["passes"])
+    first, second = demo_build.report["artifacts"][0], again.report["artifacts"][0]
+    assert first["sha256"] == second["sha256"] and first["evaluation"] == second["evaluation"]

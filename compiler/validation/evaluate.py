@@ -10,6 +10,7 @@ import numpy as np
 from ...runtimes import open_runner
 from ...runtimes.runner import run_batched
 from ..data import Dataset
+from ..errors import ToolchainError
 from ..progress import Progress
 from . import metrics
 
@@ -42,9 +43,12 @@ class Evaluation:
 def run_model(
     runtime: str, model: bytes | Path, data: Dataset, threads: int, progress: Progress, label: str
 ) -> RunResult:
-    runner = open_runner(runtime, model, threads=threads)
-    with progress.counter(f"evaluating {label}", len(data)) as counter:
-        outputs = run_batched(runner, data.inputs, on_batch=counter.update)
+    try:
+        runner = open_runner(runtime, model, threads=threads)
+        with progress.counter(f"evaluating {label}", len(data)) as counter:
+            outputs = run_batched(runner, data.inputs, on_batch=counter.update)
+    except Exception as exc:  # the artifact does not load or run: a converter produced something broken
+        raise ToolchainError(f"{label} does not run in {runtime}: {type(exc).__name__}: {str(exc)[:300]}") from exc
     return RunResult(outputs[0], runner.runtime, runner.version, runner.threads)
 
 
