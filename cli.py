@@ -78,12 +78,8 @@ def compile_command(
     result = compile(CompileOptions(source=source, eval=eval_, overrides=overrides, use_cache=not no_cache, **options))
     click.echo(_summary(result))
     if not result.passed:
-        failed = [c for c in result.report["gate"]["checks"] if not c["passed"]]
-        click.echo(
-            "edgec: error: drift gate failed: "
-            + "; ".join(f"{c['artifact']} {c['metric']} {c['value']:.4g} vs budget {c['limit']:g}" for c in failed),
-            err=True,
-        )
+        failed = "; ".join(c.describe() for c in result.checks if not c.passed)
+        click.echo(f"edgec: error: drift gate failed: {failed}", err=True)
         return 1
     return 0
 

@@ -60,7 +60,11 @@ class CompileOptions:
 class BuildResult:
     path: Path
     report: dict[str, Any]
-    passed: bool
+    checks: list[gate.GateCheck]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
 
     @property
     def cached_passes(self) -> list[str]:
@@ -156,7 +160,7 @@ def compile(options: CompileOptions) -> BuildResult:
     files["report.md"] = reporting.render_markdown(report).encode()
     files[MANIFEST] = reporting.to_json(_manifest(report, info, files))
     path = write_build(out, files, report["gate"]["passed"])
-    return BuildResult(path, report, report["gate"]["passed"])
+    return BuildResult(path, report, checks)
 
 
 def _export_parity(source: Any, baseline_outputs: Any, evaluation: Dataset) -> dict[str, Any] | None:

@@ -21,9 +21,6 @@ class PassSpec:
     name: str
     options: dict[str, str] = field(default_factory=dict)
 
-    def with_options(self, **options: str) -> PassSpec:
-        return PassSpec(self.name, {**self.options, **options})
-
 
 def parse_pipeline(text: str) -> list[PassSpec]:
     """Parse a comma-separated pipeline spec; raise ConfigError pointing at the bad position."""
@@ -43,14 +40,6 @@ def parse_pipeline(text: str) -> list[PassSpec]:
     if not steps:
         raise ConfigError("pipeline is empty; give at least one pass, e.g. 'cleanup'")
     return steps
-
-
-def format_pipeline(steps: list[PassSpec]) -> str:
-    def one(step: PassSpec) -> str:
-        body = ",".join(f"{k}={v}" for k, v in step.options.items())
-        return f"{step.name}{{{body}}}" if body else step.name
-
-    return ",".join(one(s) for s in steps)
 
 
 def _parse_options(body: str, text: str) -> dict[str, str]:

@@ -6,13 +6,12 @@ import pytest
 
 from edgec.compiler.errors import ConfigError
 from edgec.compiler.registry import PASSES, build_pass
-from edgec.compiler.spec import PassSpec, format_pipeline, parse_pipeline
+from edgec.compiler.spec import PassSpec, parse_pipeline
 
 
 def test_parse_names_and_options():
     steps = parse_pipeline("cleanup, quantize{calibration=entropy,per_channel=false}")
     assert steps == [PassSpec("cleanup"), PassSpec("quantize", {"calibration": "entropy", "per_channel": "false"})]
-    assert format_pipeline(steps) == "cleanup,quantize{calibration=entropy,per_channel=false}"
 
 
 @pytest.mark.parametrize("text", ["", "cleanup{x}", "Cleanup", "cleanup,,quantize", "quantize{a=1"])

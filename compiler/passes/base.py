@@ -20,12 +20,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class Context:
-    """What a pass may use: the target profile, calibration data, progress reporting and a seed."""
+    """What a pass may use: the target profile, calibration data and progress reporting."""
 
     profile: TargetProfile
     calibration: Dataset | None
     progress: Progress
-    seed: int = 0
 
 
 @dataclass
