@@ -2,13 +2,16 @@
 
 An entry's key covers everything that can change the output: the input model's fingerprint, the pass name
 and options, the calibration data hash (for passes that read it), the versions of the libraries the pass
-calls, and edgec's own version. Entries are written to a temporary folder and renamed into place, and are
-verified by hash on read, so an interrupted compile can never leave an entry that is later trusted.
+calls, edgec's own version and the source of the pass's module. Entries are written to a temporary folder
+and renamed into place, and are verified by hash on read, so an interrupted compile can never leave an
+entry that is later trusted.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -41,9 +44,17 @@ def library_versions(names: tuple[str, ...]) -> dict[str, str]:
     return versions
 
 
+@functools.cache
+def code_hash(cls: type) -> str:
+    """Hash of the file that defines a pass: editing a pass invalidates its entries even within one version."""
+    source = inspect.getsourcefile(cls)
+    return hashlib.sha256(Path(source).read_bytes()).hexdigest() if source else "unknown"
+
+
 def cache_key(pass_: Pass, model: Model, calibration_hash: str | None) -> str:
     material = {
         "edgec": __version__,
+        "code": code_hash(type(pass_)),
         "pass": pass_.name,
         "config": pass_.config(),
         "input": model.fingerprint,

@@ -70,6 +70,15 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{_pct(drift['agreement'])} | {drift['cosine']:.5f} | {_num(drift['sqnr_db'])} | "
             f"{drift['max_abs']:.4g} |"
         )
+    for art in report["artifacts"]:
+        quant = art.get("quantization") or {}
+        if quant:
+            total = quant["quantized_compute_ops"] + len(quant["float_compute_ops"])
+            left = ", ".join(f"`{name}`" for name in quant["float_compute_ops"]) or "none"
+            lines.append(
+                f"\n`{art['file']}`: {quant['quantized_compute_ops']}/{total} compute ops take int8 weights; "
+                f"left in float: {left}."
+            )
     lines += ["", "## Gate", ""]
     lines += [
         f"- {'ok' if c['passed'] else '**FAIL**'}: {c['artifact']} {c['metric']} = {c['value']:.4g} "

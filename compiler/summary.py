@@ -32,6 +32,10 @@ def summarize(result: Any) -> str:
             else (f"top-1 {100 * ev['accuracy']:.2f}% (drop {ev['accuracy_drop_points']:.2f} points), ")
         )
         sqnr = ev["drift"]["sqnr_db"]
+        quant = art.get("quantization") or {}
+        if quant:
+            total = quant["quantized_compute_ops"] + len(quant["float_compute_ops"])
+            accuracy_text = f"{quant['quantized_compute_ops']}/{total} compute ops int8, " + accuracy_text
         lines.append(
             f"  {art['file']}: {art['size_bytes'] / 1024:.1f} KiB ({art['size_ratio']:.2f}x float), "
             f"{accuracy_text}agreement {100 * ev['drift']['agreement']:.2f}%, SQNR {sqnr:.1f} dB"

@@ -21,6 +21,7 @@ def test_demo_meets_the_acceptance_numbers(demo_build):
     assert evaluation["samples"] == 360 and evaluation["accuracy_drop_points"] <= 1.0
     assert evaluation["float_accuracy"] >= 0.97 and evaluation["drift"]["sqnr_db"] > 20
     assert artifact["quantization"]["quantize_nodes"] > 0 and artifact["quantization"]["int8_initializers"] >= 4
+    assert artifact["quantization"]["quantized_compute_ops"] == 4 and not artifact["quantization"]["float_compute_ops"]
     assert report["data"]["evaluation"]["source"] == "built-in digits eval split"
     parity = report["baseline"]["export_parity"]  # the export itself is verified against torch
     assert parity["samples"] == 64 and parity["max_abs"] < 1e-4 and parity["agreement"] == 1.0

@@ -40,6 +40,7 @@ def test_key_covers_config_input_and_calibration(tiny_onnx):
     base = cache_key(Quantize(), model, "calib-a")
     assert cache_key(Quantize(calibration="entropy"), model, "calib-a") != base
     assert cache_key(Quantize(), model, "calib-b") != base
+    assert cache_key(Quantize(), model, "calib-a") == base  # and it is stable
     # cleanup does not read calibration data, so its key must not depend on it
     assert cache_key(Cleanup(), model, "calib-a") == cache_key(Cleanup(), model, "calib-b")
 

@@ -8,7 +8,7 @@ from onnx import TensorProto, numpy_helper
 
 from conftest import make_context
 from edgec.compiler.data import Dataset
-from edgec.compiler.errors import InputError
+from edgec.compiler.errors import InputError, ToolchainError
 from edgec.compiler.passes.quantize import Quantize
 from edgec.compiler.validation import metrics
 from edgec.runtimes.onnxruntime_runner import OnnxRuntimeRunner
@@ -58,6 +58,22 @@ def test_excluded_nodes_stay_float(tiny_onnx, calibration):
     full = Quantize().run(model, make_context(calibration)).details["int8_initializers"]
     partial = Quantize(exclude_nodes=(gemm,)).run(model, make_context(calibration)).details["int8_initializers"]
     assert partial < full
+
+
+def test_summary_lists_what_stayed_float(tiny_onnx, calibration):
+    model, _ = tiny_onnx
+    full = Quantize().run(model, make_context(calibration)).details
+    assert full["quantized_compute_ops"] == 2 and full["float_compute_ops"] == []  # the Conv and the Gemm
+    gemm = next(n.name for n in model.proto.graph.node if n.op_type == "Gemm")
+    partial = Quantize(exclude_nodes=(gemm,)).run(model, make_context(calibration)).details
+    assert partial["quantized_compute_ops"] == 1 and partial["float_compute_ops"] == [gemm]
+
+
+def test_a_quantize_that_leaves_everything_float_is_an_error(tiny_onnx, calibration):
+    model, _ = tiny_onnx
+    everything = tuple(n.name for n in model.proto.graph.node)
+    with pytest.raises(ToolchainError, match="left all 2 compute ops in float"):
+        Quantize(exclude_nodes=everything).run(model, make_context(calibration))
 
 
 def test_needs_calibration_data(tiny_onnx):

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..data import Dataset
-from ..errors import InputError, require
+from ..errors import InputError, ToolchainError, require
 from ..kinds import Model, OnnxModel
 from .base import Context, Pass, PassResult
 
@@ -109,12 +109,26 @@ class _Reader:
         self._start = 0
 
 
+COMPUTE_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+
+
 def _qdq_summary(model: OnnxModel) -> dict[str, Any]:
-    """Counts that show the artifact really is quantized (ops and 8-bit weight initializers)."""
+    """Show the artifact really is quantized: which compute ops take int8 weights and which stayed float.
+
+    A converter that silently leaves a model in float is a known failure of the field, so a quantize that
+    quantized no compute op at all is an error, not a report line.
+    """
+    graph = model.proto.graph
+    produced_by = {out: node.op_type for node in graph.node for out in node.output}
+    compute = [n for n in graph.node if n.op_type in COMPUTE_OPS]
+    float_ops = [n.name or n.output[0] for n in compute if produced_by.get(n.input[1]) != "DequantizeLinear"]
+    if compute and len(float_ops) == len(compute):
+        raise ToolchainError(f"quantize left all {len(compute)} compute ops in float; the artifact would not be int8")
     counts = model.op_counts()
-    eight_bit = sum(1 for init in model.proto.graph.initializer if init.data_type in (2, 3))  # UINT8, INT8
     return {
         "quantize_nodes": counts.get("QuantizeLinear", 0),
         "dequantize_nodes": counts.get("DequantizeLinear", 0),
-        "int8_initializers": eight_bit,
+        "int8_initializers": sum(1 for init in graph.initializer if init.data_type in (2, 3)),  # UINT8, INT8
+        "quantized_compute_ops": len(compute) - len(float_ops),
+        "float_compute_ops": float_ops,
     }
