@@ -7,7 +7,6 @@ report both show exactly which scheme was used. ORT's `extra_options` string dic
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 from ..data import Dataset
 from ..errors import InputError, ToolchainError, require
 from ..kinds import Model, OnnxModel
+from ..quiet import quiet_loggers
 from .base import Context, Pass, PassResult
 
 CALIBRATIONS = ("minmax", "percentile", "entropy")
@@ -56,7 +56,6 @@ class Quantize(Pass):
             raise InputError("quantize needs calibration data: pass --calib data.npz (or --no-quantize)")
         quantization = require("onnxruntime.quantization", extra="compiler")
         onnx = require("onnx")
-        logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # ORT warns via root logger
         types = {"int8": quantization.QuantType.QInt8, "uint8": quantization.QuantType.QUInt8}
         methods = {
             "minmax": quantization.CalibrationMethod.MinMax,
@@ -64,7 +63,11 @@ class Quantize(Pass):
             "entropy": quantization.CalibrationMethod.Entropy,
         }
         batch = self.batch_size if isinstance(model.inputs[0].batch, str) else 1
-        with tempfile.TemporaryDirectory() as tmp, ctx.progress.counter("calibrating", len(ctx.calibration)) as counter:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            ctx.progress.counter("calibrating", len(ctx.calibration)) as counter,
+            quiet_loggers(""),  # ORT's quantizer warns through the root logger
+        ):
             source, target = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
             onnx.save(model.proto, source)
             quantization.quantize_static(

@@ -9,13 +9,13 @@ records why.
 
 from __future__ import annotations
 
-import logging
 import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..errors import ToolchainError, require
 from ..kinds import Model, OnnxModel, TorchModel
+from ..quiet import quiet_loggers
 from .base import Context, Pass, PassResult
 
 
@@ -33,9 +33,8 @@ class TorchToOnnx(Pass):
         assert isinstance(model, TorchModel)
         torch = require("torch")
         require("onnxscript")
-        logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # it logs absent torchvision ops as warnings
         details: dict[str, Any] = {}
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), quiet_loggers("torch.onnx"):  # it logs every absent torchvision op
             warnings.simplefilter("ignore")
             if isinstance(model.module, torch.jit.ScriptModule):
                 proto = self._export_torchscript(torch, model)
