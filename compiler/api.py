@@ -102,7 +102,7 @@ def compile(options: CompileOptions) -> BuildResult:
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress)
     calibration_hash = calibration.sha256 if calibration else None
-    built = [(plan, *run_passes(baseline, list(plan.passes), ctx, cache, calibration_hash)) for plan in plans]
+    built = [(plan, *_build_artifact(baseline, plan, ctx, cache, calibration_hash)) for plan in plans]
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
     threads = max(1, min(profile.threads, os.cpu_count() or 1))
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, "float baseline")
@@ -163,6 +163,14 @@ def compile(options: CompileOptions) -> BuildResult:
     return BuildResult(path, report, checks)
 
 
+def _build_artifact(
+    baseline: OnnxModel, plan: ArtifactPlan, ctx: Context, cache: PassCache | None, calibration_hash: str | None
+) -> tuple[OnnxModel, list[PassRecord]]:
+    artifact, records = run_passes(baseline, list(plan.passes), ctx, cache, calibration_hash)
+    assert isinstance(artifact, OnnxModel)  # check_chain guaranteed the pipeline ends in ONNX
+    return artifact, records
+
+
 def _export_parity(source: Any, baseline_outputs: Any, evaluation: Dataset) -> dict[str, Any] | None:
     """Torch sources only: how far the ONNX baseline is from the module it was exported from."""
     if not isinstance(source, TorchModel):
@@ -221,7 +229,7 @@ def _data_entry(data: Dataset | None) -> dict[str, Any]:
 
 
 def _artifact_entry(
-    file: str, plan: ArtifactPlan, artifact: Any, records: list[PassRecord], ev: Evaluation, float_size: int
+    file: str, plan: ArtifactPlan, artifact: OnnxModel, records: list[PassRecord], ev: Evaluation, float_size: int
 ) -> dict[str, Any]:
     data = artifact.to_bytes()
     details = next((r.details for r in records if r.name == "quantize"), {})

@@ -15,6 +15,7 @@ import inspect
 import json
 import os
 import shutil
+import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -45,16 +46,16 @@ def library_versions(names: tuple[str, ...]) -> dict[str, str]:
 
 
 @functools.cache
-def code_hash(cls: type) -> str:
-    """Hash of the file that defines a pass: editing a pass invalidates its entries even within one version."""
-    source = inspect.getsourcefile(cls)
+def code_hash(module_name: str) -> str:
+    """Hash of the module that defines a pass: editing a pass invalidates its entries even within one version."""
+    source = inspect.getsourcefile(sys.modules[module_name])
     return hashlib.sha256(Path(source).read_bytes()).hexdigest() if source else "unknown"
 
 
 def cache_key(pass_: Pass, model: Model, calibration_hash: str | None) -> str:
     material = {
         "edgec": __version__,
-        "code": code_hash(type(pass_)),
+        "code": code_hash(type(pass_).__module__),
         "pass": pass_.name,
         "config": pass_.config(),
         "input": model.fingerprint,
