@@ -7,7 +7,6 @@ first expensive step.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -21,14 +20,15 @@ from .cache import PassCache, default_cache_dir
 from .data import Dataset, check_dataset, load_dataset
 from .engine import PassRecord, check_chain, run_passes
 from .errors import ConfigError, InputError
-from .frontends import SourceInfo, SourceRequest, load_source
+from .frontends import SourceRequest, load_source
 from .kinds import OnnxModel, TorchModel
 from .output import MANIFEST, check_destination, write_build
 from .passes.base import Context
 from .pipeline import ArtifactPlan, Overrides, import_passes, plan_artifacts
 from .progress import Progress
-from .validation import gate
-from .validation.evaluate import Evaluation, compare, run_model
+from .report_md import render_markdown
+from .validation import gate, metrics
+from .validation.evaluate import Evaluation, RunResult, compare, run_model
 
 BASELINE_FILE = "baseline.float32.onnx"
 
@@ -68,16 +68,19 @@ class BuildResult:
 
     @property
     def cached_passes(self) -> list[str]:
-        stages = [self.report["import"]] + [a["passes"] for a in self.report["artifacts"]]
-        return [rec["name"] for stage in stages for rec in stage if rec["cached"]]
+        return [rec["name"] for _, rec in reporting.stages(self.report) if rec["cached"]]
 
     @property
     def ran_passes(self) -> list[str]:
-        stages = [self.report["import"]] + [a["passes"] for a in self.report["artifacts"]]
-        return [rec["name"] for stage in stages for rec in stage if not rec["cached"]]
+        return [rec["name"] for _, rec in reporting.stages(self.report) if not rec["cached"]]
 
 
 def compile(options: CompileOptions) -> BuildResult:
+    """Compile one model for one target and write the build; the result says where it landed and if it passed.
+
+    Bad input raises an InputError before anything is written; a build over budget is still written (beside
+    any existing build, never over it) and comes back with `passed` False.
+    """
     started = time.perf_counter()
     # 1. Decide everything that needs no model: the profile, the output path, every artifact's pipeline.
     profile = _profile(options.target)
@@ -104,30 +107,10 @@ def compile(options: CompileOptions) -> BuildResult:
     calibration_hash = calibration.sha256 if calibration else None
     built = [(plan, *_build_artifact(baseline, plan, ctx, cache, calibration_hash)) for plan in plans]
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
-    threads = max(1, min(profile.threads, os.cpu_count() or 1))
-    reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, "float baseline")
-    parity = _export_parity(model, reference.outputs, evaluation)
-    evaluations = [
-        compare(
-            plan.artifact.name,
-            reference,
-            run_model(plan.artifact.runtime, artifact.to_bytes(), evaluation, threads, progress, plan.artifact.name),
-            evaluation.labels,
-        )
-        for plan, artifact, _ in built
-    ]
-    budgets = profile.budgets
-    max_drop = budgets.max_accuracy_drop if options.max_drop is None else options.max_drop
-    min_agreement = budgets.min_agreement if options.min_agreement is None else options.min_agreement
-    checks = gate.check(evaluations, max_drop, min_agreement)
-    # 6. Report and write the build atomically.
-    files = {BASELINE_FILE: baseline.to_bytes()}
-    artifacts = []
-    for (plan, artifact, records), ev in zip(built, evaluations, strict=True):
-        name = f"{info.name}.{plan.precision}.{plan.artifact.format}"
-        files[name] = artifact.to_bytes()
-        artifacts.append(_artifact_entry(name, plan, artifact, records, ev, len(files[BASELINE_FILE])))
-    report: dict[str, Any] = {
+    checked = _validate(profile, options, baseline, built, evaluation, progress)
+    # 6. Record: artifacts, report and manifest, written atomically.
+    files, artifacts = _artifact_files(info.name, baseline, built, checked.evaluations)
+    report = {
         "schema_version": reporting.SCHEMA_VERSION,
         "edgec_version": __version__,
         "target": {
@@ -137,30 +120,78 @@ def compile(options: CompileOptions) -> BuildResult:
             "quantization": dataclasses.asdict(profile.quantization),
         },
         "source": dataclasses.asdict(info),
-        "data": {"calibration": _data_entry(calibration), "evaluation": _data_entry(evaluation)},
+        "data": {"calibration": reporting.data_entry(calibration), "evaluation": reporting.data_entry(evaluation)},
         "baseline": {
             "file": BASELINE_FILE,
-            "runtime": f"{reference.runtime} {reference.version}",
+            "runtime": f"{checked.reference.runtime} {checked.reference.version}",
             "size_bytes": len(files[BASELINE_FILE]),
-            "accuracy": evaluations[0].float_accuracy if evaluations else None,
-            "export_parity": parity,
+            "accuracy": metrics.accuracy(checked.reference.outputs, evaluation.labels)
+            if evaluation.labels is not None
+            else None,
+            "export_parity": _export_parity(model, checked.reference.outputs, evaluation),
         },
         "import": reporting.records(import_records),
         "artifacts": artifacts,
         "gate": {
-            "max_accuracy_drop_points": max_drop,
-            "min_agreement": min_agreement,
-            "checks": [dataclasses.asdict(c) for c in checks],
-            "passed": all(c.passed for c in checks),
+            "max_accuracy_drop_points": checked.max_drop,
+            "min_agreement": checked.min_agreement,
+            "checks": [dataclasses.asdict(c) for c in checked.checks],
+            "passed": all(c.passed for c in checked.checks),
         },
         "tools": reporting.tool_versions(),
         "seconds": round(time.perf_counter() - started, 3),
     }
     files["report.json"] = reporting.to_json(report)
-    files["report.md"] = reporting.render_markdown(report).encode()
-    files[MANIFEST] = reporting.to_json(_manifest(report, info, files))
-    path = write_build(out, files, report["gate"]["passed"])
-    return BuildResult(path, report, checks)
+    files["report.md"] = render_markdown(report).encode()
+    files[MANIFEST] = reporting.to_json(reporting.manifest(report, info, files))
+    return BuildResult(write_build(out, files, report["gate"]["passed"]), report, checked.checks)
+
+
+@dataclass
+class _Validation:
+    reference: RunResult
+    evaluations: list[Evaluation]
+    checks: list[gate.GateCheck]
+    max_drop: float
+    min_agreement: float
+
+
+def _validate(
+    profile: TargetProfile,
+    options: CompileOptions,
+    baseline: OnnxModel,
+    built: list[tuple[ArtifactPlan, OnnxModel, list[PassRecord]]],
+    evaluation: Dataset,
+    progress: Progress,
+) -> _Validation:
+    """Run the baseline and each artifact through the runners the device uses, and apply the gate."""
+    threads = max(1, min(profile.threads, os.cpu_count() or 1))
+    reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, "float baseline")
+    evaluations = []
+    for plan, artifact, _ in built:
+        run = run_model(plan.artifact.runtime, artifact.to_bytes(), evaluation, threads, progress, plan.artifact.name)
+        evaluations.append(compare(plan.artifact.name, reference, run, evaluation.labels))
+    max_drop = profile.budgets.max_accuracy_drop if options.max_drop is None else options.max_drop
+    min_agreement = profile.budgets.min_agreement if options.min_agreement is None else options.min_agreement
+    return _Validation(
+        reference, evaluations, gate.check(evaluations, max_drop, min_agreement), max_drop, min_agreement
+    )
+
+
+def _artifact_files(
+    model_name: str,
+    baseline: OnnxModel,
+    built: list[tuple[ArtifactPlan, OnnxModel, list[PassRecord]]],
+    evaluations: list[Evaluation],
+) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+    """The build's model files (baseline first) and each artifact's report entry."""
+    files = {BASELINE_FILE: baseline.to_bytes()}
+    entries = []
+    for (plan, artifact, records), evaluation in zip(built, evaluations, strict=True):
+        name = f"{model_name}.{plan.precision}.{plan.artifact.format}"
+        files[name] = artifact.to_bytes()
+        entries.append(reporting.artifact_entry(name, plan, artifact, records, evaluation, len(files[BASELINE_FILE])))
+    return files, entries
 
 
 def _build_artifact(
@@ -214,66 +245,3 @@ def _datasets(
     if needs_calibration and calibration is None:
         raise InputError("quantization needs calibration data: pass --calib data.npz, or --no-quantize")
     return calibration, evaluation
-
-
-def _data_entry(data: Dataset | None) -> dict[str, Any]:
-    if data is None:
-        return {}
-    return {
-        "source": data.source,
-        "samples": len(data),
-        "labels": data.labels is not None,
-        "sha256": data.sha256,
-        "held_out": "held back" in data.source,
-    }
-
-
-def _artifact_entry(
-    file: str, plan: ArtifactPlan, artifact: OnnxModel, records: list[PassRecord], ev: Evaluation, float_size: int
-) -> dict[str, Any]:
-    data = artifact.to_bytes()
-    details = next((r.details for r in records if r.name == "quantize"), {})
-    return {
-        "name": plan.artifact.name,
-        "file": file,
-        "format": plan.artifact.format,
-        "runtime": plan.artifact.runtime,
-        "precision": plan.precision,
-        "pipeline": ",".join(p.spec() for p in plan.passes),
-        "size_bytes": len(data),
-        "size_ratio": round(len(data) / float_size, 4),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "ops": artifact.op_counts(),
-        "quantization": details,
-        "passes": reporting.records(records),
-        "evaluation": dataclasses.asdict(ev),
-    }
-
-
-def _manifest(report: dict[str, Any], info: SourceInfo, files: dict[str, bytes]) -> dict[str, Any]:
-    """Hashes of everything that went in and came out, so a build can be verified and reproduced."""
-    return {
-        "edgec_version": __version__,
-        "target": report["target"]["id"],
-        "inputs": {
-            "model": {"location": info.location, "sha256": info.sha256},
-            "calibration": report["data"]["calibration"].get("sha256"),
-            "evaluation": report["data"]["evaluation"].get("sha256"),
-        },
-        "files": {
-            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-            for name, data in files.items()
-            if name != MANIFEST
-        },
-        "pipeline": {a["name"]: a["pipeline"] for a in report["artifacts"]},
-        "tools": report["tools"],
-        "timings": {
-            "total_s": report["seconds"],
-            "passes": {
-                f"{stage}:{rec['name']}": rec["seconds"]
-                for stage, recs in [("import", report["import"])]
-                + [(a["name"], a["passes"]) for a in report["artifacts"]]
-                for rec in recs
-            },
-        },
-    }

@@ -6,6 +6,7 @@ before any compilation work starts. Files are read with allow_pickle=False: data
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import zipfile
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ class Dataset:
     inputs: dict[str, np.ndarray]
     labels: np.ndarray | None
     source: str
+    held_out: bool = False  # True when carved out of the calibration data for lack of --eval
 
     def __len__(self) -> int:
         return len(next(iter(self.inputs.values())))
@@ -41,9 +43,9 @@ class Dataset:
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
 
-    def subset(self, index: slice | np.ndarray, source: str) -> Dataset:
+    def subset(self, index: slice | np.ndarray, source: str, held_out: bool = False) -> Dataset:
         labels = None if self.labels is None else self.labels[index]
-        return Dataset({k: v[index] for k, v in self.inputs.items()}, labels, source)
+        return Dataset({k: v[index] for k, v in self.inputs.items()}, labels, source, held_out)
 
     def split_holdout(self, fraction: float) -> tuple[Dataset, Dataset]:
         """Keep the last `fraction` back for evaluation; deterministic so builds are reproducible."""
@@ -57,7 +59,7 @@ class Dataset:
         cut = n - held
         return (
             self.subset(slice(0, cut), f"{self.source}[:{cut}]"),
-            self.subset(slice(cut, n), f"{self.source}[{cut}:] (held back from calibration)"),
+            self.subset(slice(cut, n), f"{self.source}[{cut}:] (held back from calibration)", held_out=True),
         )
 
 
@@ -85,9 +87,8 @@ def load_dataset(path: str | Path, specs: list[TensorSpec], role: str) -> Datase
 
 def check_dataset(dataset: Dataset, specs: list[TensorSpec]) -> Dataset:
     """Apply the same checks to an in-memory dataset (the built-in demo, Python API users)."""
-    return Dataset(
-        {s.name: _check_array(dataset.inputs[s.name], s, dataset.source) for s in specs}, dataset.labels, dataset.source
-    )
+    inputs = {s.name: _check_array(dataset.inputs[s.name], s, dataset.source) for s in specs}
+    return dataclasses.replace(dataset, inputs=inputs)
 
 
 def _read_arrays(path: Path, where: str) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""report.json is the record of a build; report.md is a view rendered from it and nothing else.
+"""report.json and manifest.json: the record of a build (report.md is a view of it, in report_md.py).
 
 The schema is versioned (`schema_version`) so CI scripts that read reports can rely on field names.
 """
@@ -6,13 +6,21 @@ The schema is versioned (`schema_version`) so CI scripts that read reports can r
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import platform
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cache import library_versions
 from .engine import PassRecord
+
+if TYPE_CHECKING:
+    from .data import Dataset
+    from .frontends import SourceInfo
+    from .kinds import OnnxModel
+    from .pipeline import ArtifactPlan
+    from .validation.evaluate import Evaluation
 
 SCHEMA_VERSION = "1.0"
 TOOLS = ("numpy", "onnx", "onnxruntime", "onnxscript", "onnxslim", "torch")
@@ -41,109 +49,67 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    target, source, data = report["target"], report["source"], report["data"]
-    verdict = "PASS" if report["gate"]["passed"] else "FAIL"
-    lines = [
-        f"# edgec build: {source['name']} for {target['id']}: {verdict}",
-        "",
-        f"- source: `{source['location']}` ({source['kind']}, sha256 `{source['sha256'][:12]}`)",
-        f"- target: {target['description']}",
-        f"- calibration: {_data_line(data['calibration'])}",
-        f"- evaluation: {_data_line(data['evaluation'])}",
-        f"- float baseline: `{report['baseline']['file']}` in {report['baseline']['runtime']}"
-        + _accuracy_suffix(report["baseline"].get("accuracy")),
-        _parity_line(report["baseline"].get("export_parity")),
-        "",
-        "## Artifacts",
-        "",
-        "| artifact | precision | size | vs float | accuracy | drop (points) | agreement | cosine | SQNR dB "
-        "| max abs |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for art in report["artifacts"]:
-        ev = art["evaluation"]
-        drift = ev["drift"]
-        lines.append(
-            f"| `{art['file']}` | {art['precision']} | {art['size_bytes'] / 1024:.1f} KiB | "
-            f"{art['size_ratio']:.3f}x | {_pct(ev['accuracy'])} | {_num(ev['accuracy_drop_points'])} | "
-            f"{_pct(drift['agreement'])} | {drift['cosine']:.5f} | {_num(drift['sqnr_db'])} | "
-            f"{drift['max_abs']:.4g} |"
-        )
-    for art in report["artifacts"]:
-        quant = art.get("quantization") or {}
-        if quant:
-            total = quant["quantized_compute_ops"] + len(quant["float_compute_ops"])
-            left = ", ".join(f"`{name}`" for name in quant["float_compute_ops"]) or "none"
-            lines.append(
-                f"\n`{art['file']}`: {quant['quantized_compute_ops']}/{total} compute ops take int8 weights; "
-                f"left in float: {left}."
-            )
-    lines += ["", "## Gate", ""]
-    lines += [
-        f"- {'ok' if c['passed'] else '**FAIL**'}: {c['artifact']} {c['metric']} = {c['value']:.4g} "
-        f"(budget {c['limit']:g})"
-        for c in report["gate"]["checks"]
-    ]
-    lines += [
-        "",
-        "## Passes",
-        "",
-        "| stage | pass | config | seconds | cached | modified | nodes |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    stages = [("import", report["import"])] + [(a["name"], a["passes"]) for a in report["artifacts"]]
-    for stage, passes in stages:
-        for rec in passes:
-            config = ", ".join(f"{k}={v}" for k, v in rec["config"].items()) or "-"
-            nodes = f"{sum(rec['ops_before'].values())} -> {sum(rec['ops_after'].values())}"
-            lines.append(
-                f"| {stage} | {rec['name']} | {config} | {rec['seconds']:.2f} | "
-                f"{'yes' if rec['cached'] else 'no'} | {'yes' if rec['modified'] else 'no'} | {nodes} |"
-            )
-    quant = target["quantization"]
-    lines += [
-        "",
-        "## Quantization scheme",
-        "",
-        f"activations {quant['activations']}, weights {quant['weights']}, "
-        f"per-channel {quant['per_channel']}, reduce_range {quant['reduce_range']}.",
-        "",
-        quant["why"],
-        "",
-        "## Tools",
-        "",
-        ", ".join(f"{k} {v}" for k, v in report["tools"].items()),
-        "",
-    ]
-    return "\n".join(lines)
+def stages(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every pass record of a build as (stage, record): the import stage first, then each artifact's."""
+    pairs = [("import", rec) for rec in report["import"]]
+    return pairs + [(art["name"], rec) for art in report["artifacts"] for rec in art["passes"]]
 
 
-def _data_line(entry: dict[str, Any]) -> str:
-    if not entry:
-        return "none"
-    labels = "with labels" if entry.get("labels") else "no labels"
-    return f"{entry['source']}: {entry['samples']} samples, {labels}, sha256 `{entry['sha256'][:12]}`"
+def data_entry(data: Dataset | None) -> dict[str, Any]:
+    if data is None:
+        return {}
+    return {
+        "source": data.source,
+        "samples": len(data),
+        "labels": data.labels is not None,
+        "sha256": data.sha256,
+        "held_out": data.held_out,
+    }
 
 
-def _parity_line(parity: dict[str, Any] | None) -> str:
-    if not parity:
-        return "- export parity: not applicable (the source is ONNX)"
-    return (
-        f"- export parity (torch vs ONNX baseline, {parity['samples']} samples): max abs {parity['max_abs']:.3g}, "
-        f"cosine {parity['cosine']:.6f}, top-1 agreement {_pct(parity['agreement'])}"
-    )
+def artifact_entry(
+    file: str,
+    plan: ArtifactPlan,
+    artifact: OnnxModel,
+    passes: list[PassRecord],
+    evaluation: Evaluation,
+    float_size: int,
+) -> dict[str, Any]:
+    data = artifact.to_bytes()
+    return {
+        "name": plan.artifact.name,
+        "file": file,
+        "format": plan.artifact.format,
+        "runtime": plan.artifact.runtime,
+        "precision": plan.precision,
+        "pipeline": ",".join(p.spec() for p in plan.passes),
+        "size_bytes": len(data),
+        "size_ratio": round(len(data) / float_size, 4),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "ops": artifact.op_counts(),
+        "quantization": next((r.details for r in passes if r.name == "quantize"), {}),
+        "passes": records(passes),
+        "evaluation": dataclasses.asdict(evaluation),
+    }
 
 
-def _accuracy_suffix(value: float | None) -> str:
-    return "" if value is None else f", top-1 accuracy {_pct(value)}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "-"
-    return str(value) if isinstance(value, str) else f"{value:.3f}"
+def manifest(report: dict[str, Any], info: SourceInfo, files: dict[str, bytes]) -> dict[str, Any]:
+    """Hashes of everything that went in and came out, so a build can be verified and reproduced."""
+    return {
+        "edgec_version": report["edgec_version"],
+        "target": report["target"]["id"],
+        "inputs": {
+            "model": {"location": info.location, "sha256": info.sha256},
+            "calibration": report["data"]["calibration"].get("sha256"),
+            "evaluation": report["data"]["evaluation"].get("sha256"),
+        },
+        "files": {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()
+        },
+        "pipeline": {a["name"]: a["pipeline"] for a in report["artifacts"]},
+        "tools": report["tools"],
+        "timings": {
+            "total_s": report["seconds"],
+            "passes": {f"{stage}:{rec['name']}": rec["seconds"] for stage, rec in stages(report)},
+        },
+    }

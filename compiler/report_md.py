@@ -1,0 +1,113 @@
+"""report.md: a view rendered from report.json's record and nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .report import stages
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    target, source, data = report["target"], report["source"], report["data"]
+    verdict = "PASS" if report["gate"]["passed"] else "FAIL"
+    lines = [
+        f"# edgec build: {source['name']} for {target['id']}: {verdict}",
+        "",
+        f"- source: `{source['location']}` ({source['kind']}, sha256 `{source['sha256'][:12]}`)",
+        f"- target: {target['description']}",
+        f"- calibration: {_data_line(data['calibration'])}",
+        f"- evaluation: {_data_line(data['evaluation'])}",
+        f"- float baseline: `{report['baseline']['file']}` in {report['baseline']['runtime']}"
+        + _accuracy_suffix(report["baseline"].get("accuracy")),
+        _parity_line(report["baseline"].get("export_parity")),
+        "",
+        "## Artifacts",
+        "",
+        "| artifact | precision | size | vs float | accuracy | drop (points) | agreement | cosine | SQNR dB "
+        "| max abs |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for art in report["artifacts"]:
+        ev = art["evaluation"]
+        drift = ev["drift"]
+        lines.append(
+            f"| `{art['file']}` | {art['precision']} | {art['size_bytes'] / 1024:.1f} KiB | "
+            f"{art['size_ratio']:.3f}x | {_pct(ev['accuracy'])} | {_num(ev['accuracy_drop_points'])} | "
+            f"{_pct(drift['agreement'])} | {drift['cosine']:.5f} | {_num(drift['sqnr_db'])} | "
+            f"{drift['max_abs']:.4g} |"
+        )
+    for art in report["artifacts"]:
+        quant = art.get("quantization") or {}
+        if quant:
+            total = quant["quantized_compute_ops"] + len(quant["float_compute_ops"])
+            left = ", ".join(f"`{name}`" for name in quant["float_compute_ops"]) or "none"
+            lines.append(
+                f"\n`{art['file']}`: {quant['quantized_compute_ops']}/{total} compute ops take int8 weights; "
+                f"left in float: {left}."
+            )
+    lines += ["", "## Gate", ""]
+    lines += [
+        f"- {'ok' if c['passed'] else '**FAIL**'}: {c['artifact']} {c['metric']} = {c['value']:.4g} "
+        f"(budget {c['limit']:g})"
+        for c in report["gate"]["checks"]
+    ]
+    lines += [
+        "",
+        "## Passes",
+        "",
+        "| stage | pass | config | seconds | cached | modified | nodes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for stage, rec in stages(report):
+        config = ", ".join(f"{k}={v}" for k, v in rec["config"].items()) or "-"
+        nodes = f"{sum(rec['ops_before'].values())} -> {sum(rec['ops_after'].values())}"
+        lines.append(
+            f"| {stage} | {rec['name']} | {config} | {rec['seconds']:.2f} | "
+            f"{'yes' if rec['cached'] else 'no'} | {'yes' if rec['modified'] else 'no'} | {nodes} |"
+        )
+    quant = target["quantization"]
+    lines += [
+        "",
+        "## Quantization scheme",
+        "",
+        f"activations {quant['activations']}, weights {quant['weights']}, "
+        f"per-channel {quant['per_channel']}, reduce_range {quant['reduce_range']}.",
+        "",
+        quant["why"],
+        "",
+        "## Tools",
+        "",
+        ", ".join(f"{k} {v}" for k, v in report["tools"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _data_line(entry: dict[str, Any]) -> str:
+    if not entry:
+        return "none"
+    labels = "with labels" if entry.get("labels") else "no labels"
+    return f"{entry['source']}: {entry['samples']} samples, {labels}, sha256 `{entry['sha256'][:12]}`"
+
+
+def _parity_line(parity: dict[str, Any] | None) -> str:
+    if not parity:
+        return "- export parity: not applicable (the source is ONNX)"
+    return (
+        f"- export parity (torch vs ONNX baseline, {parity['samples']} samples): max abs {parity['max_abs']:.3g}, "
+        f"cosine {parity['cosine']:.6f}, top-1 agreement {_pct(parity['agreement'])}"
+    )
+
+
+def _accuracy_suffix(value: float | None) -> str:
+    return "" if value is None else f", top-1 accuracy {_pct(value)}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, str) else f"{value:.3f}"
