@@ -187,3 +187,46 @@ def test_uncached_recompile_is_byte_identical(tmp_path, demo_build):
     assert not any(rec["cached"] for rec in again.report["import"] + again.report["artifacts"][0]["passes"])
     first, second = demo_build.report["artifacts"][0], again.report["artifacts"][0]
     assert first["sha256"] == second["sha256"] and first["evaluation"] == second["evaluation"]
+
+
+def _two_input_model(path):
+    """x and y (N, 2, 8, 8) are added, then convolved: calibration and evaluation must feed both by name."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.random.default_rng(0).normal(size=(4, 2, 3, 3)).astype(np.float32), "w")
+    nodes = [helper.make_node("Add", ["x", "y"], ["s"]), helper.make_node("Conv", ["s", "w"], ["out"])]
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 2, 8, 8]) for n in ("x", "y")]
+    output = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 4, 6, 6])
+    graph = helper.make_graph(nodes, "two", inputs, [output], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+
+
+def test_multi_input_model_is_fed_by_input_name(tmp_path, session_cache):
+    from edgec.compiler.api import CompileOptions, compile
+    from edgec.compiler.errors import InputError
+
+    _two_input_model(tmp_path / "two.onnx")
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "calib.npz", x=rng.random((40, 2, 8, 8), np.float32), y=rng.random((40, 2, 8, 8), np.float32))
+    result = compile(
+        CompileOptions(
+            source=str(tmp_path / "two.onnx"),
+            calib=tmp_path / "calib.npz",
+            output=tmp_path / "out",
+            cache_dir=session_cache,
+            progress=False,
+        )
+    )
+    drift = result.report["artifacts"][0]["evaluation"]["drift"]
+    assert result.report["data"]["evaluation"]["samples"] == 8 and drift["sqnr_db"] > 25  # one int8 conv
+    np.savez(tmp_path / "only_x.npz", x=rng.random((10, 2, 8, 8), np.float32))
+    with pytest.raises(InputError, match=r"no array for model input\(s\) \['y'\]"):
+        compile(
+            CompileOptions(
+                source=str(tmp_path / "two.onnx"),
+                calib=tmp_path / "only_x.npz",
+                output=tmp_path / "out2",
+                cache_dir=session_cache,
+                progress=False,
+            )
+        )
