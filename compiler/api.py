@@ -20,15 +20,15 @@ from .cache import PassCache, default_cache_dir
 from .data import Dataset, check_dataset, load_dataset
 from .engine import PassRecord, check_chain, run_passes
 from .errors import ConfigError, InputError
-from .frontends import SourceRequest, load_source
-from .kinds import OnnxModel, TorchModel
+from .frontends import SourceRequest, kind_of, load_source
+from .kinds import Model, OnnxModel, TorchModel
 from .output import MANIFEST, check_destination, write_build
 from .passes.base import Context
 from .pipeline import ArtifactPlan, Overrides, import_passes, plan_artifacts
 from .progress import Progress
 from .report_md import render_markdown
 from .validation import gate, metrics
-from .validation.evaluate import Evaluation, RunResult, compare, run_model
+from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
 
 BASELINE_FILE = "baseline.float32.onnx"
 
@@ -86,9 +86,10 @@ def compile(options: CompileOptions) -> BuildResult:
     profile = _profile(options.target)
     out = options.output or Path("build") / f"{_source_name(options.source)}-{profile.id}"
     check_destination(out, options.force)
-    plans = plan_artifacts(profile, options.overrides)
+    source_kind = kind_of(options.source)
+    plans = plan_artifacts(profile, options.overrides, source_kind)
     for plan in plans:
-        check_chain("onnx", list(plan.passes))
+        check_chain(source_kind if plan.from_source else "onnx", list(plan.passes))
     progress = Progress(options.progress)
     cache = PassCache(options.cache_dir or default_cache_dir()) if options.use_cache else None
     # 2. Import: load the source and convert it to the float ONNX baseline every artifact is judged against.
@@ -105,7 +106,11 @@ def compile(options: CompileOptions) -> BuildResult:
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress)
     calibration_hash = calibration.sha256 if calibration else None
-    built = [(plan, *_build_artifact(baseline, plan, ctx, cache, calibration_hash)) for plan in plans]
+    built = [
+        (plan, *run_passes(model if plan.from_source else baseline, list(plan.passes), ctx, cache, calibration_hash))
+        for plan in plans
+    ]
+    constraints = _check_constraints(profile, info.name, built)
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
     checked = _validate(profile, options, baseline, built, evaluation, progress)
     # 6. Record: artifacts, report and manifest, written atomically.
@@ -132,9 +137,12 @@ def compile(options: CompileOptions) -> BuildResult:
         },
         "import": reporting.records(import_records),
         "artifacts": artifacts,
+        "constraints": constraints,
+        "cross_format": checked.cross_formats,
         "gate": {
             "max_accuracy_drop_points": checked.max_drop,
             "min_agreement": checked.min_agreement,
+            "min_cross_format_agreement": profile.budgets.min_cross_format_agreement,
             "checks": [dataclasses.asdict(c) for c in checked.checks],
             "passed": all(c.passed for c in checked.checks),
         },
@@ -154,34 +162,60 @@ class _Validation:
     checks: list[gate.GateCheck]
     max_drop: float
     min_agreement: float
+    cross_formats: list[dict[str, Any]]
 
 
 def _validate(
     profile: TargetProfile,
     options: CompileOptions,
     baseline: OnnxModel,
-    built: list[tuple[ArtifactPlan, OnnxModel, list[PassRecord]]],
+    built: list[tuple[ArtifactPlan, Model, list[PassRecord]]],
     evaluation: Dataset,
     progress: Progress,
 ) -> _Validation:
     """Run the baseline and each artifact through the runners the device uses, and apply the gate."""
     threads = max(1, min(profile.threads, os.cpu_count() or 1))
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, "float baseline")
-    evaluations = []
+    runs, evaluations = {}, []
     for plan, artifact, _ in built:
-        run = run_model(plan.artifact.runtime, artifact.to_bytes(), evaluation, threads, progress, plan.artifact.name)
-        evaluations.append(compare(plan.artifact.name, reference, run, evaluation.labels))
+        name = plan.artifact.name
+        runs[name] = run_model(
+            plan.artifact.runtime,
+            artifact.artifact_bytes(),
+            evaluation,
+            threads,
+            progress,
+            name,
+            getattr(artifact, "layout", None),
+        )
+        evaluations.append(compare(name, reference, runs[name], evaluation.labels))
+    int8 = [(plan.artifact.name, runs[plan.artifact.name]) for plan, _, _ in built if plan.precision == "int8"]
+    cross = [cross_format(a, b) for i, a in enumerate(int8) for b in int8[i + 1 :]]
     max_drop = profile.budgets.max_accuracy_drop if options.max_drop is None else options.max_drop
     min_agreement = profile.budgets.min_agreement if options.min_agreement is None else options.min_agreement
-    return _Validation(
-        reference, evaluations, gate.check(evaluations, max_drop, min_agreement), max_drop, min_agreement
-    )
+    checks = gate.check(evaluations, max_drop, min_agreement, cross, profile.budgets.min_cross_format_agreement)
+    return _Validation(reference, evaluations, checks, max_drop, min_agreement, cross)
+
+
+def _check_constraints(
+    profile: TargetProfile, model_name: str, built: list[tuple[ArtifactPlan, Model, list[PassRecord]]]
+) -> dict[str, Any]:
+    """Refuse artifacts that break the target's hard limits, before anything is validated or written."""
+    from .constraints import check_tflite
+
+    return {
+        plan.artifact.name: check_tflite(
+            artifact.artifact_bytes(), profile.constraints, f"{model_name}.{plan.precision}.tflite", profile.id
+        )
+        for plan, artifact, _ in built
+        if plan.artifact.format == "tflite"
+    }
 
 
 def _artifact_files(
     model_name: str,
     baseline: OnnxModel,
-    built: list[tuple[ArtifactPlan, OnnxModel, list[PassRecord]]],
+    built: list[tuple[ArtifactPlan, Model, list[PassRecord]]],
     evaluations: list[Evaluation],
 ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
     """The build's model files (baseline first) and each artifact's report entry."""
@@ -189,17 +223,9 @@ def _artifact_files(
     entries = []
     for (plan, artifact, records), evaluation in zip(built, evaluations, strict=True):
         name = f"{model_name}.{plan.precision}.{plan.artifact.format}"
-        files[name] = artifact.to_bytes()
+        files[name] = artifact.artifact_bytes()
         entries.append(reporting.artifact_entry(name, plan, artifact, records, evaluation, len(files[BASELINE_FILE])))
     return files, entries
-
-
-def _build_artifact(
-    baseline: OnnxModel, plan: ArtifactPlan, ctx: Context, cache: PassCache | None, calibration_hash: str | None
-) -> tuple[OnnxModel, list[PassRecord]]:
-    artifact, records = run_passes(baseline, list(plan.passes), ctx, cache, calibration_hash)
-    assert isinstance(artifact, OnnxModel)  # check_chain guaranteed the pipeline ends in ONNX
-    return artifact, records
 
 
 def _export_parity(source: Any, baseline_outputs: Any, evaluation: Dataset) -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .kinds import KINDS, Model
+from .kinds import KIND_NAMES, Model, kind_class
 from .passes.base import Pass
 
 _PAYLOAD = "model.bin"
@@ -81,10 +81,10 @@ class PassCache:
             payload = (entry / _PAYLOAD).read_bytes()
         except (OSError, ValueError):
             return None
-        if hashlib.sha256(payload).hexdigest() != meta.get("sha256") or meta.get("kind") not in KINDS:
+        if hashlib.sha256(payload).hexdigest() != meta.get("sha256") or meta.get("kind") not in KIND_NAMES:
             shutil.rmtree(entry, ignore_errors=True)  # torn or tampered: never trust it, recompute
             return None
-        model = KINDS[meta["kind"]].from_bytes(payload)  # type: ignore[attr-defined]
+        model = kind_class(meta["kind"]).from_bytes(payload)  # type: ignore[attr-defined]
         return model, meta.get("details", {})
 
     def store(self, key: str, model: Model, details: dict[str, Any]) -> bool:

@@ -40,6 +40,13 @@ class Model:
         """Serialized form for the cache, or None when the kind cannot be cached."""
         return None
 
+    def artifact_bytes(self) -> bytes:
+        """The deliverable file's bytes (what a runtime loads), which may differ from the cache form."""
+        data = self.to_bytes()
+        if data is None:
+            raise TypeError(f"a {self.kind} model is not a deliverable artifact")
+        return data
+
 
 @dataclass(eq=False)
 class TorchModel(Model):
@@ -63,6 +70,19 @@ class TorchModel(Model):
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()
+
+
+@dataclass(eq=False)
+class KerasModel(Model):
+    """A Keras 3 model object, fingerprinted by its source file; its layout is its own (channels-last)."""
+
+    kind: ClassVar[str] = "keras"
+    model: Any
+    source_fingerprint: str
+
+    @property
+    def fingerprint(self) -> str:
+        return _sha256(f"keras:{self.source_fingerprint}".encode())
 
 
 @dataclass(eq=False)
@@ -106,7 +126,16 @@ class OnnxModel(Model):
         return dict(sorted(counts.items()))
 
 
-KINDS: dict[str, type[Model]] = {"torch": TorchModel, "onnx": OnnxModel}
+def kind_class(name: str) -> type[Model]:
+    """The class of a kind by name; TensorFlow kinds live in their own module, imported when needed."""
+    if name in ("tf", "tflite"):
+        from . import kinds_tf
+
+        return kinds_tf.TfModel if name == "tf" else kinds_tf.TfliteModel
+    return {"torch": TorchModel, "onnx": OnnxModel, "keras": KerasModel}[name]
+
+
+KIND_NAMES = ("torch", "keras", "onnx", "tf", "tflite")
 
 
 def _sha256(data: bytes) -> str:

@@ -6,9 +6,16 @@ edgec reports what matters itself, but a Python caller's own logging must be lef
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import os
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from .errors import require
 
 
 @contextmanager
@@ -23,3 +30,42 @@ def quiet_loggers(*names: str, level: int = logging.ERROR) -> Iterator[None]:
     finally:
         for logger, old in zip(loggers, previous, strict=True):
             logger.setLevel(old)
+
+
+@contextmanager
+def captured_native_output() -> Iterator[list[str]]:
+    """Send file descriptors 1 and 2 to a buffer for the block: converters print from C++ and from print().
+
+    Yields a list that holds the captured text once the block ends, so a failure can quote its tail.
+    """
+    captured: list[str] = []
+    python_level = io.StringIO()  # print() goes here when sys.stdout is not fd 1 (e.g. under pytest)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(python_level), contextlib.redirect_stderr(python_level):
+                yield captured
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            captured.append(sink.read().decode(errors="replace") + python_level.getvalue())
+
+
+def import_tensorflow() -> object:
+    """Import TensorFlow without its start-up chatter (CUDA stubs, oneDNN notices, absl warnings)."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with captured_native_output():
+        tf = require("tensorflow")
+        tf.config.set_visible_devices([], "GPU")  # CPU only: conversion needs no GPU, and probing one logs errors
+    return tf

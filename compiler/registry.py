@@ -20,6 +20,10 @@ PASSES: dict[str, str] = {
     "torch-to-onnx": "edgec.compiler.passes.torch_to_onnx:TorchToOnnx",
     "cleanup": "edgec.compiler.passes.cleanup:Cleanup",
     "quantize": "edgec.compiler.passes.quantize:Quantize",
+    "onnx-to-tf": "edgec.compiler.passes.onnx_to_tf:OnnxToTf",
+    "tflite": "edgec.compiler.passes.tflite:Tflite",
+    "keras-to-onnx": "edgec.compiler.passes.keras_export:KerasToOnnx",
+    "keras-to-tf": "edgec.compiler.passes.keras_export:KerasToTf",
 }
 
 

@@ -18,7 +18,7 @@ from .engine import PassRecord
 if TYPE_CHECKING:
     from .data import Dataset
     from .frontends import SourceInfo
-    from .kinds import OnnxModel
+    from .kinds import Model
     from .pipeline import ArtifactPlan
     from .validation.evaluate import Evaluation
 
@@ -70,12 +70,13 @@ def data_entry(data: Dataset | None) -> dict[str, Any]:
 def artifact_entry(
     file: str,
     plan: ArtifactPlan,
-    artifact: OnnxModel,
+    artifact: Model,
     passes: list[PassRecord],
     evaluation: Evaluation,
     float_size: int,
 ) -> dict[str, Any]:
-    data = artifact.to_bytes()
+    data = artifact.artifact_bytes()
+    layout = getattr(artifact, "layout", None)
     return {
         "name": plan.artifact.name,
         "file": file,
@@ -86,8 +87,10 @@ def artifact_entry(
         "size_bytes": len(data),
         "size_ratio": round(len(data) / float_size, 4),
         "sha256": hashlib.sha256(data).hexdigest(),
-        "ops": artifact.op_counts(),
+        "ops": artifact.op_counts(),  # type: ignore[attr-defined]
+        "layout": layout.describe() if layout else "same layout as the baseline",
         "quantization": next((r.details for r in passes if r.name == "quantize"), {}),
+        "conversion": next((r.details for r in passes if r.name == "tflite"), {}),
         "passes": records(passes),
         "evaluation": dataclasses.asdict(evaluation),
     }
@@ -113,3 +116,16 @@ def manifest(report: dict[str, Any], info: SourceInfo, files: dict[str, bytes]) 
             "passes": {f"{stage}:{rec['name']}": rec["seconds"] for stage, rec in stages(report)},
         },
     }
+
+
+def verification_text(artifact: dict[str, Any]) -> str:
+    """What reading the artifact back showed: int8 compute ops (ONNX) or integer-only tensors and IO (TFLite)."""
+    quant, conversion = artifact.get("quantization") or {}, artifact.get("conversion") or {}
+    if quant:
+        total = quant["quantized_compute_ops"] + len(quant["float_compute_ops"])
+        left = ", ".join(quant["float_compute_ops"]) or "none"
+        return f"{quant['quantized_compute_ops']}/{total} compute ops int8 (float: {left})"
+    if conversion:
+        io = sorted(set(conversion["io"].values()))
+        return f"{conversion['float_activations']} float activations, IO {'/'.join(io)}, {artifact['layout']}"
+    return "float model"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .report import stages
+from .report import stages, verification_text
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -37,14 +37,18 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{drift['max_abs']:.4g} |"
         )
     for art in report["artifacts"]:
-        quant = art.get("quantization") or {}
-        if quant:
-            total = quant["quantized_compute_ops"] + len(quant["float_compute_ops"])
-            left = ", ".join(f"`{name}`" for name in quant["float_compute_ops"]) or "none"
-            lines.append(
-                f"\n`{art['file']}`: {quant['quantized_compute_ops']}/{total} compute ops take int8 weights; "
-                f"left in float: {left}."
-            )
+        lines.append(f"\n`{art['file']}` ({art['runtime']}): {verification_text(art)}.")
+    for pair in report.get("cross_format", []):
+        lines.append(
+            f"\nCross-format parity {' vs '.join(pair['pair'])}: top-1 agreement {_pct(pair['agreement'])}, "
+            f"cosine {pair['cosine']:.5f}, SQNR {_num(pair['sqnr_db'])} dB."
+        )
+    for name, facts in report.get("constraints", {}).items():
+        lines.append(
+            f"\nTarget constraints for `{name}`: met (flash {facts['flash_bytes'] / 1024:.1f} KiB, arena "
+            f"lower bound {facts['arena_lower_bound_bytes'] / 1024:.1f} KiB)."
+            + (f" Next: `{facts['compile_command']}`." if facts["compile_command"] else "")
+        )
     lines += ["", "## Gate", ""]
     lines += [
         f"- {'ok' if c['passed'] else '**FAIL**'}: {c['artifact']} {c['metric']} = {c['value']:.4g} "

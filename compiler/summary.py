@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .report import verification_text
+
 
 def summarize(result: Any) -> str:
     report = result.report
@@ -32,14 +34,19 @@ def summarize(result: Any) -> str:
             else (f"top-1 {100 * ev['accuracy']:.2f}% (drop {ev['accuracy_drop_points']:.2f} points), ")
         )
         sqnr = ev["drift"]["sqnr_db"]
-        quant = art.get("quantization") or {}
-        if quant:
-            total = quant["quantized_compute_ops"] + len(quant["float_compute_ops"])
-            accuracy_text = f"{quant['quantized_compute_ops']}/{total} compute ops int8, " + accuracy_text
+        accuracy_text = f"{verification_text(art)}, " + accuracy_text
         lines.append(
             f"  {art['file']}: {art['size_bytes'] / 1024:.1f} KiB ({art['size_ratio']:.2f}x float), "
             f"{accuracy_text}agreement {100 * ev['drift']['agreement']:.2f}%, SQNR {sqnr:.1f} dB"
         )
+    for pair in report.get("cross_format", []):
+        lines.append(
+            f"  cross-format {' vs '.join(pair['pair'])}: top-1 agreement {100 * pair['agreement']:.2f}%, "
+            f"cosine {pair['cosine']:.5f}"
+        )
+    for name, facts in report.get("constraints", {}).items():
+        if facts.get("compile_command"):
+            lines.append(f"  {name}: next, on an x86-64 host: {facts['compile_command']}")
     lines.append(
         f"  gate: {verdict} (top-1 drop <= {report['gate']['max_accuracy_drop_points']} points, "
         f"agreement >= {report['gate']['min_agreement']} without labels)"

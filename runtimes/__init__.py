@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 RUNNERS: dict[str, str] = {
     "onnxruntime": "edgec.runtimes.onnxruntime_runner:OnnxRuntimeRunner",
+    "litert": "edgec.runtimes.litert_runner:LiteRtRunner",
 }
 
 

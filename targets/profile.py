@@ -49,9 +49,11 @@ class Quantization:
     format: str = "qdq"
     reduce_range: bool = False
     calibration: str = "minmax"
+    io: str = "float32"  # IO dtype of full-integer TFLite artifacts: int8/uint8 for Edge TPU and MCUs
     why: str = ""
 
     def __post_init__(self) -> None:
+        _choice("quantization.io", self.io, ("float32", "int8", "uint8"))
         _choice("quantization.weights", self.weights, ("int8", "uint8"))
         _choice("quantization.activations", self.activations, ("int8", "uint8"))
         _choice("quantization.format", self.format, ("qdq",))
@@ -68,8 +70,8 @@ class Artifact:
     pipeline: str
 
     def __post_init__(self) -> None:
-        _choice(f"artifacts[{self.name}].format", self.format, ("onnx",))
-        _choice(f"artifacts[{self.name}].runtime", self.runtime, ("onnxruntime",))
+        _choice(f"artifacts[{self.name}].format", self.format, ("onnx", "tflite"))
+        _choice(f"artifacts[{self.name}].runtime", self.runtime, ("onnxruntime", "litert"))
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,20 @@ class Budgets:
 
     max_accuracy_drop: float = 1.0
     min_agreement: float = 0.97
+    min_cross_format_agreement: float = 0.98  # ONNX-int8 vs TFLite-int8 top-1 agreement, when both are built
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Hard limits of the device: an artifact that breaks one is refused, never shipped."""
+
+    allowed_ops: tuple[str, ...] = ()  # TFLite builtin op names; empty means any
+    op_set: str = ""  # the name of that op set, for messages
+    static_shapes: bool = False
+    max_tensor_rank: int = 0  # 0 means any
+    flash_kb: int = 0  # 0 means unchecked
+    ram_kb: int = 0
+    compile_command: str = ""  # a device compiler to run on the artifact, e.g. edgetpu_compiler
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,7 @@ class TargetProfile:
     artifacts: tuple[Artifact, ...]
     threads: int = 1
     budgets: Budgets = field(default_factory=Budgets)
+    constraints: Constraints = field(default_factory=Constraints)
     published: dict[str, float] = field(default_factory=dict)
     unverified: tuple[str, ...] = ()
 

@@ -14,22 +14,36 @@ from conftest import run_cli
 
 def test_demo_meets_the_acceptance_numbers(demo_build):
     report = demo_build.report
-    (artifact,) = report["artifacts"]
+    onnx_artifact, tflite_artifact = report["artifacts"]
     assert demo_build.passed and report["schema_version"] == "1.0"
-    assert artifact["precision"] == "int8" and artifact["size_ratio"] <= 0.30
-    evaluation = artifact["evaluation"]
-    assert evaluation["samples"] == 360 and evaluation["accuracy_drop_points"] <= 1.0
-    assert evaluation["float_accuracy"] >= 0.97 and evaluation["drift"]["sqnr_db"] > 20
+    for artifact in (onnx_artifact, tflite_artifact):
+        assert artifact["precision"] == "int8" and artifact["size_ratio"] <= 0.30, artifact["file"]
+        evaluation = artifact["evaluation"]
+        assert evaluation["samples"] == 360 and evaluation["accuracy_drop_points"] <= 1.0
+        assert evaluation["float_accuracy"] >= 0.97 and evaluation["drift"]["sqnr_db"] > 20
+    artifact = onnx_artifact
     assert artifact["quantization"]["quantize_nodes"] > 0 and artifact["quantization"]["int8_initializers"] >= 4
     assert artifact["quantization"]["quantized_compute_ops"] == 4 and not artifact["quantization"]["float_compute_ops"]
     assert report["data"]["evaluation"]["source"] == "built-in digits eval split"
+    assert tflite_artifact["runtime"] == "litert" and tflite_artifact["conversion"]["float_activations"] == 0
+    assert tflite_artifact["evaluation"]["runtime_version"].startswith("ai_edge_litert ")
+    (parity,) = report["cross_format"]  # the same model in two formats must tell the same story
+    assert parity["pair"] == ["onnx", "tflite"] and parity["agreement"] >= 0.98 and parity["cosine"] > 0.999
     parity = report["baseline"]["export_parity"]  # the export itself is verified against torch
     assert parity["samples"] == 64 and parity["max_abs"] < 1e-4 and parity["agreement"] == 1.0
 
 
 def test_demo_build_folder_is_complete_and_hashed(demo_build):
     files = {p.name for p in demo_build.path.iterdir()}
-    assert {"report.json", "report.md", "manifest.json", "baseline.float32.onnx", "digits-cnn.int8.onnx"} <= files
+    expected = {
+        "report.json",
+        "report.md",
+        "manifest.json",
+        "baseline.float32.onnx",
+        "digits-cnn.int8.onnx",
+        "digits-cnn.int8.tflite",
+    }
+    assert expected <= files
     manifest = json.loads((demo_build.path / "manifest.json").read_text())
     for name, entry in manifest["files"].items():
         assert hashlib.sha256((demo_build.path / name).read_bytes()).hexdigest() == entry["sha256"], name
@@ -49,12 +63,14 @@ def test_second_identical_compile_reuses_every_pass(tmp_path):
     out, cache = tmp_path / "demo", tmp_path / "cache"
     first = run_cli("compile", "--target", "rpi4", "-o", str(out), cache=cache)
     assert first.returncode == 0, first.stderr
-    assert "3 ran (torch-to-onnx, cleanup, quantize)" in first.stdout
+    assert "5 ran (torch-to-onnx, cleanup, quantize, onnx-to-tf, tflite)" in first.stdout
     second = run_cli("compile", "--target", "rpi4", "-o", str(out), "--force", cache=cache)
     assert second.returncode == 0, second.stderr
-    assert "cache: 3 pass(es) reused (torch-to-onnx, cleanup, quantize); 0 ran" in second.stdout
+    assert "cache: 6 pass(es) reused (torch-to-onnx, cleanup, quantize, cleanup, onnx-to-tf, tflite); 0 ran" in (
+        second.stdout
+    )
     report = json.loads((out / "report.json").read_text())
-    assert all(rec["cached"] for rec in report["import"] + report["artifacts"][0]["passes"])
+    assert all(rec["cached"] for art in report["artifacts"] for rec in report["import"] + art["passes"])
 
 
 def test_onnx_source_with_user_data_for_host(tmp_path, demo_build, digits_npz, session_cache):
@@ -185,8 +201,9 @@ def test_uncached_recompile_is_byte_identical(tmp_path, demo_build):
 
     again = compile(CompileOptions(target="rpi4", output=tmp_path / "again", use_cache=False, progress=False))
     assert not any(rec["cached"] for rec in again.report["import"] + again.report["artifacts"][0]["passes"])
-    first, second = demo_build.report["artifacts"][0], again.report["artifacts"][0]
-    assert first["sha256"] == second["sha256"] and first["evaluation"] == second["evaluation"]
+    for first, second in zip(demo_build.report["artifacts"], again.report["artifacts"], strict=True):
+        assert first["sha256"] == second["sha256"], first["file"]
+        assert first["evaluation"] == second["evaluation"]
 
 
 def _two_input_model(path):

@@ -137,7 +137,7 @@ def test_factory_weights_must_be_a_matching_state_dict(tmp_path):
 
 
 def test_unsupported_format(tmp_path):
-    path = tmp_path / "model.h5"
+    path = tmp_path / "model.caffemodel"
     path.write_bytes(b"x")
-    with pytest.raises(InputError, match=r"unsupported model format '\.h5'"):
+    with pytest.raises(InputError, match=r"unsupported model format '\.caffemodel'"):
         load_source(SourceRequest(str(path)))

@@ -53,7 +53,7 @@ def test_a_user_profile_file_can_be_used_as_target(tmp_path):
 
 
 def test_unknown_target_lists_the_known_ones():
-    with pytest.raises(ProfileError, match="known targets: host-x86, rpi4, rpi5"):
+    with pytest.raises(ProfileError, match="known targets: coral-edgetpu, host-x86, nano33ble, rpi4, rpi5, stm32h7"):
         load_profile("jetson-tx1")
 
 

@@ -52,10 +52,10 @@ def test_bad_option_values_are_config_errors(options, message):
 
 
 def test_every_registered_pass_imports_and_declares_kinds():
-    from edgec.compiler.kinds import KINDS
+    from edgec.compiler.kinds import KIND_NAMES
     from edgec.compiler.registry import pass_class
 
     for name in PASSES:
         cls = pass_class(name)
         assert cls.name == name
-        assert cls.accepts in KINDS and cls.produces in KINDS
+        assert cls.accepts in KIND_NAMES and cls.produces in KIND_NAMES

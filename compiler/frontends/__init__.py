@@ -1,8 +1,8 @@
 """Frontends: turn what the user names into a model kind the passes understand.
 
-`edgec compile SOURCE` dispatches here on the form of SOURCE: a `.onnx` file, a `.pt2` torch.export
-program, a `.pt` TorchScript archive, `package.module:callable` returning an nn.Module, or nothing at all
-for the built-in demo.
+`edgec compile SOURCE` dispatches here on the form of SOURCE: a `.onnx` file, a `.keras`/`.h5` Keras model,
+a `.pt2` torch.export program, a `.pt` TorchScript archive, `package.module:callable` returning an
+nn.Module, or nothing at all for the built-in demo.
 """
 
 from __future__ import annotations
@@ -39,6 +39,14 @@ class SourceInfo:
 TORCH_FILE_SUFFIXES = (".pt", ".pth", ".ptc", ".torchscript")
 
 
+def kind_of(source: str | None) -> str:
+    """The model kind a source will load as, known from its name alone (plans are checked before loading)."""
+    if source is None:
+        return "torch"
+    suffix = Path(source).suffix
+    return {".onnx": "onnx", ".keras": "keras", ".h5": "keras"}.get(suffix, "torch")
+
+
 def load_source(request: SourceRequest) -> tuple[Model, SourceInfo]:
     source = request.source
     if source is None:
@@ -50,6 +58,10 @@ def load_source(request: SourceRequest) -> tuple[Model, SourceInfo]:
         from .onnx_file import load_onnx
 
         return load_onnx(path)
+    if path.suffix in (".keras", ".h5"):
+        from .keras_file import load_keras
+
+        return load_keras(path)
     if path.suffix == ".pt2":
         from .torch_files import load_exported_program
 
@@ -65,6 +77,6 @@ def load_source(request: SourceRequest) -> tuple[Model, SourceInfo]:
     if not path.exists():
         raise InputError(f"{source}: file not found")
     raise InputError(
-        f"{source}: unsupported model format {path.suffix or '(no suffix)'!r}; give a .onnx, .pt2, "
+        f"{source}: unsupported model format {path.suffix or '(no suffix)'!r}; give a .onnx, .keras, .h5, .pt2, "
         ".pt (TorchScript) file or package.module:callable"
     )

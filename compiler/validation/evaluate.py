@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,9 @@ from ...runtimes import open_runner
 from ...runtimes.runner import run_batched
 from ..data import Dataset
 from ..errors import ToolchainError
+from ..kinds_tf import IoLayout
 from ..progress import Progress
+from ..quiet import captured_native_output
 from . import metrics
 
 
@@ -41,15 +44,36 @@ class Evaluation:
 
 
 def run_model(
-    runtime: str, model: bytes | Path, data: Dataset, threads: int, progress: Progress, label: str
+    runtime: str,
+    model: bytes | Path,
+    data: Dataset,
+    threads: int,
+    progress: Progress,
+    label: str,
+    layout: IoLayout | None = None,
 ) -> RunResult:
+    """Run every sample; with a layout, each input is fed in the artifact's own layout and under its own name,
+    and the first output is brought back to the baseline's layout for comparison."""
+    inputs = data.inputs
+    if layout is not None:
+        inputs = {artifact_name: np.transpose(data.inputs[name], perm) for name, artifact_name, perm in layout.inputs}
     try:
-        runner = open_runner(runtime, model, threads=threads)
+        with captured_native_output():  # LiteRT announces its XNNPACK delegate on stderr
+            runner = open_runner(runtime, model, threads=threads)
         with progress.counter(f"evaluating {label}", len(data)) as counter:
-            outputs = run_batched(runner, data.inputs, on_batch=counter.update)
+            outputs = run_batched(runner, inputs, on_batch=counter.update)
     except Exception as exc:  # the artifact does not load or run: a converter produced something broken
         raise ToolchainError(f"{label} does not run in {runtime}: {type(exc).__name__}: {str(exc)[:300]}") from exc
-    return RunResult(outputs[0], runner.runtime, runner.version, runner.threads)
+    first = outputs[0]
+    if layout is not None and layout.outputs and first.ndim == len(layout.outputs[0]):
+        first = np.transpose(first, layout.outputs[0])
+    return RunResult(first, runner.runtime, runner.version, runner.threads)
+
+
+def cross_format(a: tuple[str, RunResult], b: tuple[str, RunResult]) -> dict[str, Any]:
+    """Two artifacts of one model in two formats/runtimes against each other (ONNX-int8 vs TFLite-int8)."""
+    (name_a, run_a), (name_b, run_b) = a, b
+    return {"pair": [name_a, name_b], **metrics.drift(run_a.outputs, run_b.outputs)}
 
 
 def compare(name: str, baseline: RunResult, artifact: RunResult, labels: np.ndarray | None) -> Evaluation:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .evaluate import Evaluation
 
@@ -21,8 +22,15 @@ class GateCheck:
         return f"{self.artifact}: {self.metric} {self.value:.4g} (budget {relation} {self.limit:g}) {verdict}"
 
 
-def check(evaluations: list[Evaluation], max_drop: float, min_agreement: float) -> list[GateCheck]:
-    """Accuracy drop in points when labels exist; top-1 agreement with the float model when they do not."""
+def check(
+    evaluations: list[Evaluation],
+    max_drop: float,
+    min_agreement: float,
+    cross_formats: list[dict[str, Any]] = (),
+    min_cross_agreement: float = 0.0,
+) -> list[GateCheck]:
+    """Accuracy drop in points when labels exist; top-1 agreement with the float model when they do not;
+    and agreement between the same model's artifacts in two formats, which must not contradict each other."""
     checks = []
     for ev in evaluations:
         if ev.accuracy_drop_points is not None:
@@ -38,4 +46,15 @@ def check(evaluations: list[Evaluation], max_drop: float, min_agreement: float) 
         else:
             value = ev.drift["agreement"]
             checks.append(GateCheck(ev.artifact, "agreement", value, min_agreement, value >= min_agreement))
+    for pair in cross_formats:
+        value = pair["agreement"]
+        checks.append(
+            GateCheck(
+                " vs ".join(pair["pair"]),
+                "cross_format_agreement",
+                value,
+                min_cross_agreement,
+                value >= min_cross_agreement,
+            )
+        )
     return checks

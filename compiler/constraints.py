@@ -1,0 +1,64 @@
+"""Hard target constraints (op set, static shapes, tensor rank, flash and RAM) checked on TFLite artifacts.
+
+A violation is not a budget to trade off: the artifact would not run (or not on the accelerator), so the
+build is refused before anything is written, and the message names every offending op or tensor.
+"""
+
+from __future__ import annotations
+
+from ..targets.profile import Constraints
+from .errors import EdgecError
+from .tflite_inspect import TfliteSummary, inspect_tflite
+
+
+class ConstraintError(EdgecError):
+    """The artifact cannot run on the target as built; nothing is written."""
+
+    exit_code = 5
+
+
+def violations(summary: TfliteSummary, size_bytes: int, rules: Constraints) -> list[str]:
+    found = []
+    if rules.allowed_ops:
+        allowed = set(rules.allowed_ops)
+        found += [
+            f"op #{op.index} {op.name} is not in the {rules.op_set or 'allowed'} op set"
+            for op in summary.ops
+            if op.name not in allowed
+        ]
+    if rules.static_shapes:
+        found += [
+            f"input {t.name} has a dynamic shape {list(t.signature)}; static shapes are required"
+            for t in summary.inputs
+            if any(d < 0 for d in t.signature)
+        ]
+    if rules.max_tensor_rank:
+        found += [
+            f"tensor {t.name} has rank {len(t.shape)} {list(t.shape)}; at most {rules.max_tensor_rank} "
+            f"({rules.max_tensor_rank - 1} dimensions besides the batch)"
+            for t in summary.tensors.values()
+            if len(t.shape) > rules.max_tensor_rank
+        ]
+    if rules.flash_kb and size_bytes > rules.flash_kb * 1024:
+        found.append(f"the model needs {size_bytes / 1024:.1f} KiB of flash, the target has {rules.flash_kb} KiB")
+    peak = summary.peak_activation_bytes()
+    if rules.ram_kb and peak > rules.ram_kb * 1024:
+        found.append(
+            f"activations need at least {peak / 1024:.1f} KiB of RAM (tensor arena lower bound), "
+            f"the target has {rules.ram_kb} KiB"
+        )
+    return found
+
+
+def check_tflite(flatbuffer: bytes, rules: Constraints, artifact: str, target: str) -> dict[str, object]:
+    """Raise ConstraintError listing every violation; return the facts checked, for the report."""
+    summary = inspect_tflite(flatbuffer)
+    found = violations(summary, len(flatbuffer), rules)
+    if found:
+        raise ConstraintError(f"{artifact} cannot run on {target} ({len(found)} violation(s)): " + "; ".join(found))
+    return {
+        "ops": sorted(summary.op_counts),
+        "flash_bytes": len(flatbuffer),
+        "arena_lower_bound_bytes": summary.peak_activation_bytes(),
+        "compile_command": rules.compile_command.replace("{artifact}", artifact),
+    }

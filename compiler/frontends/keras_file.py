@@ -1,0 +1,30 @@
+"""Keras 3 models: `.keras` archives and legacy `.h5` files.
+
+Loaded with safe_mode=True: a Keras file cannot run arbitrary code from a Lambda layer at load time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError, require
+from ..kinds import KerasModel
+from ..quiet import import_tensorflow
+from . import SourceInfo
+from .torch_common import file_sha256
+
+
+def load_keras(path: Path) -> tuple[KerasModel, SourceInfo]:
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    import_tensorflow()
+    keras = require("keras")
+    try:
+        model = keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    except Exception as exc:
+        raise InputError(
+            f"{path}: cannot load as a Keras model ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        ) from None
+    digest = file_sha256(path)
+    info = SourceInfo(path.stem, "keras", str(path), digest, {"keras": keras.__version__})
+    return KerasModel(model, digest), info

@@ -1,0 +1,130 @@
+"""TensorFlow-side model kinds: a SavedModel on its way to TFLite, and a TFLite flatbuffer.
+
+Both carry an `IoLayout`: how each input and output of the artifact relates to the float baseline's, so
+validation (and the device harness) can feed every runtime its own layout, e.g. NHWC where the ONNX
+baseline is NCHW. Serialized forms are deterministic (sorted tar entries, zero mtimes) so fingerprints
+only change when content does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .kinds import Model
+
+
+@dataclass(frozen=True)
+class IoLayout:
+    """Per input: the baseline name, the artifact's name, and the axis permutation baseline -> artifact.
+
+    Per output: the permutation artifact -> baseline (the inverse direction, to compare against the baseline).
+    """
+
+    inputs: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
+    outputs: tuple[tuple[int, ...], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"inputs": [list(i) for i in self.inputs], "outputs": [list(o) for o in self.outputs]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IoLayout:
+        inputs = tuple((a, b, tuple(p)) for a, b, p in data.get("inputs", []))
+        return cls(inputs, tuple(tuple(p) for p in data.get("outputs", [])))
+
+    def describe(self) -> str:
+        moved = [f"{name}: axes {list(perm)}" for name, _, perm in self.inputs if list(perm) != sorted(perm)]
+        return "same layout as the baseline" if not moved else "transposed inputs " + "; ".join(moved)
+
+
+def channels_last(rank: int) -> tuple[int, ...]:
+    """NCHW -> NHWC style permutation for any rank >= 3 (batch first, channels moved last)."""
+    return (0, *range(2, rank), 1) if rank >= 3 else tuple(range(rank))
+
+
+def inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
+    result = [0] * len(perm)
+    for position, axis in enumerate(perm):
+        result[axis] = position
+    return tuple(result)
+
+
+@dataclass(eq=False)
+class TfModel(Model):
+    """A TensorFlow SavedModel (as a deterministic tar of its folder) with its layout relative to the baseline."""
+
+    kind: ClassVar[str] = "tf"
+    saved_model: bytes
+    layout: IoLayout = field(default_factory=IoLayout)
+
+    def to_bytes(self) -> bytes:
+        return _pack({"layout": self.layout.to_dict()}, self.saved_model)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TfModel:
+        meta, payload = _unpack(data)
+        return cls(payload, IoLayout.from_dict(meta["layout"]))
+
+    @cached_property
+    def fingerprint(self) -> str:  # type: ignore[override]
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    @classmethod
+    def from_folder(cls, folder: Path, layout: IoLayout) -> TfModel:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                info = tarfile.TarInfo(str(path.relative_to(folder)))
+                info.size, info.mtime, info.mode = path.stat().st_size, 0, 0o644
+                archive.addfile(info, path.open("rb"))
+        return cls(buffer.getvalue(), layout)
+
+    def extract(self, folder: Path) -> Path:
+        with tarfile.open(fileobj=io.BytesIO(self.saved_model)) as archive:
+            archive.extractall(folder, filter="data")
+        return folder
+
+
+@dataclass(eq=False)
+class TfliteModel(Model):
+    """A TFLite flatbuffer: the artifact itself, plus its layout relative to the baseline."""
+
+    kind: ClassVar[str] = "tflite"
+    flatbuffer: bytes
+    layout: IoLayout = field(default_factory=IoLayout)
+
+    def to_bytes(self) -> bytes:
+        return _pack({"layout": self.layout.to_dict()}, self.flatbuffer)
+
+    def artifact_bytes(self) -> bytes:
+        return self.flatbuffer
+
+    def op_counts(self) -> dict[str, int]:
+        from .tflite_inspect import inspect_tflite
+
+        return inspect_tflite(self.flatbuffer).op_counts
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TfliteModel:
+        meta, payload = _unpack(data)
+        return cls(payload, IoLayout.from_dict(meta["layout"]))
+
+    @cached_property
+    def fingerprint(self) -> str:  # type: ignore[override]
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+
+def _pack(meta: dict[str, Any], payload: bytes) -> bytes:
+    header = json.dumps(meta, sort_keys=True).encode()
+    return len(header).to_bytes(4, "little") + header + payload
+
+
+def _unpack(data: bytes) -> tuple[dict[str, Any], bytes]:
+    size = int.from_bytes(data[:4], "little")
+    return json.loads(data[4 : 4 + size]), data[4 + size :]
