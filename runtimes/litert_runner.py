@@ -14,22 +14,26 @@ from typing import Any
 
 import numpy as np
 
+# (package, module to import, attribute path to the object holding `Interpreter`); tf.lite exists only as an
+# attribute of TensorFlow's lazily built top-level API, not as an importable module.
 IMPLEMENTATIONS = (
-    ("ai_edge_litert", "ai_edge_litert.interpreter"),
-    ("tflite_runtime", "tflite_runtime.interpreter"),
-    ("tensorflow", "tensorflow.lite"),
+    ("ai_edge_litert", "ai_edge_litert.interpreter", ""),
+    ("tflite_runtime", "tflite_runtime.interpreter", ""),
+    ("tensorflow", "tensorflow", "lite"),
 )
 
 
 def load_interpreter_module() -> tuple[str, str, Any]:
     """The first interpreter implementation that imports: (package, version, module with `Interpreter`)."""
     errors = []
-    for package, module_name in IMPLEMENTATIONS:
+    for package, module_name, attribute in IMPLEMENTATIONS:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
             errors.append(f"{package}: {exc}")
             continue
+        for part in filter(None, attribute.split(".")):
+            module = getattr(module, part)
         version = getattr(importlib.import_module(package), "__version__", "unknown")
         return package, version, module
     raise ImportError("no TFLite interpreter is installed (pip install ai-edge-litert); " + "; ".join(errors))

@@ -67,7 +67,7 @@ def tiny_onnx(tmp_path_factory, tiny_torch):
 
 @pytest.fixture(scope="session")
 def tiny_data():
-    """Random but fixed 8x8 inputs and the tiny model's own argmax as labels."""
+    """64 random but fixed 8x8 inputs (no labels)."""
     rng = np.random.default_rng(0)
     return rng.random((64, 1, 8, 8), dtype=np.float32)
 

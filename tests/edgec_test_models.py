@@ -34,3 +34,62 @@ def make_tiny() -> nn.Module:
 
 def make_not_a_module() -> int:
     return 3
+
+
+class Wide(nn.Module):
+    """About 740k weights: ~0.9 MB as int8 with per-channel scales, over nano33ble's flash budget, within stm32h7's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(64, 10000)
+        self.out = nn.Linear(10000, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.hidden(x.flatten(1))))
+
+
+def make_wide() -> nn.Module:
+    torch.manual_seed(0)
+    return Wide().eval()
+
+
+class FiveD(Tiny):
+    """Tiny with a rank-5 intermediate tensor: more dimensions than the Edge TPU accepts."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = torch.relu(self.bn(self.conv(x)))  # (N, 8, 8, 8)
+        folded = features.reshape(features.shape[0], 2, 4, 8, 8).sum(dim=1)  # via (N, 2, 4, 8, 8)
+        return self.fc(torch.cat([folded, folded], dim=1).flatten(1))
+
+
+def make_five_d() -> nn.Module:
+    torch.manual_seed(0)
+    return FiveD().eval()
+
+
+class WithAbs(Tiny):
+    """Tiny with an ABS op: in TFLite Micro's op set, not in the Edge TPU's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.abs(super().forward(x))
+
+
+def make_with_abs() -> nn.Module:
+    torch.manual_seed(0)
+    return WithAbs().eval()
+
+
+class RgbConv(nn.Module):
+    """3-channel image input: the shape for which onnx2tf would download its sample images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x).mean(dim=(2, 3))
+
+
+def make_rgb() -> nn.Module:
+    torch.manual_seed(0)
+    return RgbConv().eval()

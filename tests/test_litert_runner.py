@@ -1,0 +1,51 @@
+"""The LiteRT runner: integer IO handled like device code must, batch resizing, and its fallback order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import make_context
+from edgec.compiler.data import Dataset
+from edgec.compiler.passes.onnx_to_tf import OnnxToTf
+from edgec.compiler.passes.tflite import Tflite
+from edgec.compiler.validation import metrics
+from edgec.runtimes import litert_runner
+from edgec.runtimes.litert_runner import LiteRtRunner
+
+
+@pytest.fixture(scope="module")
+def int8_models(tiny_onnx, tiny_data):
+    tf_model = OnnxToTf().run(tiny_onnx[0], make_context()).model
+    ctx = make_context(Dataset({"image": tiny_data}, None, "tiny"))
+    return {io: Tflite(mode="int8", io=io).run(tf_model, ctx).model.flatbuffer for io in ("float32", "int8")}
+
+
+def test_integer_io_takes_and_returns_floats(int8_models, tiny_data):
+    nhwc = np.transpose(tiny_data, (0, 2, 3, 1))
+    float_io, int_io = (LiteRtRunner(int8_models[io]) for io in ("float32", "int8"))
+    (name,) = int_io.input_names
+    expected = float_io.run({float_io.input_names[0]: nhwc})[0]
+    got = int_io.run({name: nhwc})[0]
+    assert got.dtype == np.float32
+    assert metrics.sqnr_db(expected, got) > 30  # same int8 graph; only the IO rounding differs
+
+
+def test_dynamic_batch_is_resized_per_call(int8_models, tiny_data):
+    runner = LiteRtRunner(int8_models["float32"])
+    (name,) = runner.input_names
+    nhwc = np.transpose(tiny_data, (0, 2, 3, 1))
+    assert runner.fixed_batch is None
+    assert runner.run({name: nhwc[:5]})[0].shape == (5, 10)
+    assert runner.run({name: nhwc[:3]})[0].shape == (3, 10)
+    assert runner.version.startswith("ai_edge_litert ")
+
+
+def test_falls_back_in_order_and_says_which_ran(monkeypatch):
+    missing = ("not_installed_pkg", "not_installed_pkg.interpreter", "")
+    monkeypatch.setattr(litert_runner, "IMPLEMENTATIONS", (missing, *litert_runner.IMPLEMENTATIONS[1:]))
+    package, _, module = litert_runner.load_interpreter_module()
+    assert package in ("tflite_runtime", "tensorflow") and hasattr(module, "Interpreter")
+    monkeypatch.setattr(litert_runner, "IMPLEMENTATIONS", (missing,))
+    with pytest.raises(ImportError, match="pip install ai-edge-litert"):
+        litert_runner.load_interpreter_module()
