@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError, require
 from ..kinds import KerasModel
 from ..quiet import import_tensorflow
@@ -25,6 +27,10 @@ def load_keras(path: Path) -> tuple[KerasModel, SourceInfo]:
         raise InputError(
             f"{path}: cannot load as a Keras model ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
         ) from None
+    try:  # exporters need a model that has been called once; this also proves it runs
+        model([np.zeros((1, *t.shape[1:]), t.dtype) for t in model.inputs])
+    except Exception as exc:
+        raise InputError(f"{path}: the Keras model does not run on zeros of its input shape ({exc})") from None
     digest = file_sha256(path)
     info = SourceInfo(path.stem, "keras", str(path), digest, {"keras": keras.__version__})
     return KerasModel(model, digest), info
