@@ -24,21 +24,28 @@ def check_load() -> float:
 
 
 def time_peers(
-    models: dict[str, bytes],
+    models: dict[str, bytes | tuple[str, bytes]],
     feeds: dict[str, np.ndarray],
     threads: int,
     rounds: int = 5,
     runs: int = 20,
     warmup: int = 5,
 ) -> dict[str, dict[str, float]]:
-    """Time each model in rounds that alternate between peers, so drift in machine load hits all alike."""
-    runners = {name: open_runner("onnxruntime", data, threads=threads) for name, data in models.items()}
-    for runner in runners.values():
-        time_runs(runner, feeds, warmup)
+    """Time each model in rounds that alternate between peers, so drift in machine load hits all alike.
+
+    A model is ONNX bytes, or (runtime, bytes) for another runtime."""
+    runners = {}
+    for name, model in models.items():
+        runtime, data = model if isinstance(model, tuple) else ("onnxruntime", model)
+        runners[name] = open_runner(runtime, data, threads=threads)
+    # each runner gets the arrays under its own input names, in order (TFLite names differ from ONNX's)
+    own = {name: dict(zip(r.input_names, feeds.values(), strict=True)) for name, r in runners.items()}
+    for name, runner in runners.items():
+        time_runs(runner, own[name], warmup)
     samples: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(rounds):
         for name, runner in runners.items():
-            samples[name] += time_runs(runner, feeds, runs)
+            samples[name] += time_runs(runner, own[name], runs)
     return {name: summarize_ms(values) for name, values in samples.items()}
 
 

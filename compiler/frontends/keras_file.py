@@ -28,7 +28,8 @@ def load_keras(path: Path) -> tuple[KerasModel, SourceInfo]:
             f"{path}: cannot load as a Keras model ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
         ) from None
     try:  # exporters need a model that has been called once; this also proves it runs
-        model([np.zeros((1, *t.shape[1:]), t.dtype) for t in model.inputs])
+        zeros = [np.zeros((1, *t.shape[1:]), t.dtype) for t in model.inputs]
+        model(zeros[0] if len(zeros) == 1 else zeros)
     except Exception as exc:
         raise InputError(f"{path}: the Keras model does not run on zeros of its input shape ({exc})") from None
     digest = file_sha256(path)
