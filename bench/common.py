@@ -54,3 +54,20 @@ def save(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     return path
+
+
+def float_vs_int8(
+    models: dict[str, bytes | tuple[str, bytes]], feeds: dict[str, np.ndarray], thread_counts: list[int]
+) -> dict[int, dict[str, Any]]:
+    """Time the 'float32' and 'int8' peers at each thread count; print and return p50/p90 and the speed-up."""
+    print(f"{'threads':>7} {'float p50':>10} {'float p90':>10} {'int8 p50':>9} {'int8 p90':>9} {'speed-up':>9}")
+    rows: dict[int, dict[str, Any]] = {}
+    for threads in thread_counts:
+        stats = time_peers(models, feeds, threads)
+        ratio = stats["float32"]["p50_ms"] / stats["int8"]["p50_ms"]
+        rows[threads] = {**stats, "speedup_p50": ratio}
+        print(
+            f"{threads:>7} {stats['float32']['p50_ms']:>8.2f}ms {stats['float32']['p90_ms']:>8.2f}ms "
+            f"{stats['int8']['p50_ms']:>7.2f}ms {stats['int8']['p90_ms']:>7.2f}ms {ratio:>8.2f}x"
+        )
+    return rows

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import check_load, save, time_peers
+from common import check_load, float_vs_int8, save
 from edgec.compiler.api import CompileOptions, compile
 from edgec.compiler.pipeline import Overrides
 from edgec.runtimes.litert_runner import load_interpreter_module
@@ -62,16 +62,7 @@ def main() -> None:
         f"agreement {int8['evaluation']['drift']['agreement']:.2f}, "
         f"SQNR {int8['evaluation']['drift']['sqnr_db']:.1f} dB"
     )
-    print(f"{'threads':>7} {'float p50':>10} {'float p90':>10} {'int8 p50':>9} {'int8 p90':>9} {'speed-up':>9}")
-    rows = {}
-    for threads in args.threads:
-        stats = time_peers(models, feeds, threads)
-        ratio = stats["float32"]["p50_ms"] / stats["int8"]["p50_ms"]
-        rows[threads] = {**stats, "speedup_p50": ratio}
-        print(
-            f"{threads:>7} {stats['float32']['p50_ms']:>8.2f}ms {stats['float32']['p90_ms']:>8.2f}ms "
-            f"{stats['int8']['p50_ms']:>7.2f}ms {stats['int8']['p90_ms']:>7.2f}ms {ratio:>8.2f}x"
-        )
+    rows = float_vs_int8(models, feeds, args.threads)
     path = save(
         "litert_int8",
         {

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from common import check_load, save, time_peers
+from common import check_load, float_vs_int8, save
 from edgec.compiler.api import CompileOptions, compile
 
 
@@ -47,22 +47,13 @@ def main() -> None:
         int8_bytes = (result.path / result.report["artifacts"][0]["file"]).read_bytes()
     artifact = result.report["artifacts"][0]
     feeds = {"input": rng.normal(0, 1, (1, 3, 224, 224)).astype(np.float32)}
-    rows = {}
     print(
         f"\nonnxruntime {onnxruntime.__version__}, load average {load:.2f}, batch 1, "
         f"float {len(float_bytes) / 1e6:.1f} MB, int8 {len(int8_bytes) / 1e6:.1f} MB "
         f"({artifact['size_ratio']:.2f}x), agreement {artifact['evaluation']['drift']['agreement']:.2f}, "
         f"SQNR {artifact['evaluation']['drift']['sqnr_db']:.1f} dB"
     )
-    print(f"{'threads':>7} {'float p50':>10} {'float p90':>10} {'int8 p50':>9} {'int8 p90':>9} {'speed-up':>9}")
-    for threads in args.threads:
-        stats = time_peers({"float32": float_bytes, "int8": int8_bytes}, feeds, threads)
-        ratio = stats["float32"]["p50_ms"] / stats["int8"]["p50_ms"]
-        rows[threads] = {**stats, "speedup_p50": ratio}
-        print(
-            f"{threads:>7} {stats['float32']['p50_ms']:>8.2f}ms {stats['float32']['p90_ms']:>8.2f}ms "
-            f"{stats['int8']['p50_ms']:>7.2f}ms {stats['int8']['p90_ms']:>7.2f}ms {ratio:>8.2f}x"
-        )
+    rows = float_vs_int8({"float32": float_bytes, "int8": int8_bytes}, feeds, args.threads)
     path = save(
         "mobilenet_int8",
         {

@@ -115,7 +115,7 @@ def compile(options: CompileOptions) -> BuildResult:
     checked = _validate(profile, options, baseline, built, evaluation, progress)
     # 6. Record: artifacts, report and manifest, written atomically.
     files, artifacts = _artifact_files(info.name, baseline, built, checked.evaluations)
-    report = {
+    report: dict[str, Any] = {
         "schema_version": reporting.SCHEMA_VERSION,
         "edgec_version": __version__,
         "target": {

@@ -55,25 +55,37 @@ def inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(result)
 
 
+class _LayoutPacked(Model):
+    """Shared by the TF kinds: the cache form is a small JSON header (the layout) followed by the payload."""
+
+    layout: IoLayout
+
+    def _payload(self) -> bytes:  # pragma: no cover - each kind overrides
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        return _pack({"layout": self.layout.to_dict()}, self._payload())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> _LayoutPacked:
+        meta, payload = _unpack(data)
+        return cls(payload, IoLayout.from_dict(meta["layout"]))  # type: ignore[call-arg]
+
+    @cached_property
+    def fingerprint(self) -> str:  # type: ignore[override]
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+
 @dataclass(eq=False)
-class TfModel(Model):
+class TfModel(_LayoutPacked):
     """A TensorFlow SavedModel (as a deterministic tar of its folder) with its layout relative to the baseline."""
 
     kind: ClassVar[str] = "tf"
     saved_model: bytes
     layout: IoLayout = field(default_factory=IoLayout)
 
-    def to_bytes(self) -> bytes:
-        return _pack({"layout": self.layout.to_dict()}, self.saved_model)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> TfModel:
-        meta, payload = _unpack(data)
-        return cls(payload, IoLayout.from_dict(meta["layout"]))
-
-    @cached_property
-    def fingerprint(self) -> str:  # type: ignore[override]
-        return hashlib.sha256(self.to_bytes()).hexdigest()
+    def _payload(self) -> bytes:
+        return self.saved_model
 
     @classmethod
     def from_folder(cls, folder: Path, layout: IoLayout) -> TfModel:
@@ -82,7 +94,8 @@ class TfModel(Model):
             for path in sorted(p for p in folder.rglob("*") if p.is_file()):
                 info = tarfile.TarInfo(str(path.relative_to(folder)))
                 info.size, info.mtime, info.mode = path.stat().st_size, 0, 0o644
-                archive.addfile(info, path.open("rb"))
+                with path.open("rb") as handle:
+                    archive.addfile(info, handle)
         return cls(buffer.getvalue(), layout)
 
     def extract(self, folder: Path) -> Path:
@@ -92,15 +105,15 @@ class TfModel(Model):
 
 
 @dataclass(eq=False)
-class TfliteModel(Model):
+class TfliteModel(_LayoutPacked):
     """A TFLite flatbuffer: the artifact itself, plus its layout relative to the baseline."""
 
     kind: ClassVar[str] = "tflite"
     flatbuffer: bytes
     layout: IoLayout = field(default_factory=IoLayout)
 
-    def to_bytes(self) -> bytes:
-        return _pack({"layout": self.layout.to_dict()}, self.flatbuffer)
+    def _payload(self) -> bytes:
+        return self.flatbuffer
 
     def artifact_bytes(self) -> bytes:
         return self.flatbuffer
@@ -109,15 +122,6 @@ class TfliteModel(Model):
         from .tflite_inspect import inspect_tflite
 
         return inspect_tflite(self.flatbuffer).op_counts
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> TfliteModel:
-        meta, payload = _unpack(data)
-        return cls(payload, IoLayout.from_dict(meta["layout"]))
-
-    @cached_property
-    def fingerprint(self) -> str:  # type: ignore[override]
-        return hashlib.sha256(self.to_bytes()).hexdigest()
 
 
 def _pack(meta: dict[str, Any], payload: bytes) -> bytes:

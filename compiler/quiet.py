@@ -69,3 +69,9 @@ def import_tensorflow() -> object:
         tf = require("tensorflow")
         tf.config.set_visible_devices([], "GPU")  # CPU only: conversion needs no GPU, and probing one logs errors
     return tf
+
+
+def tail(captured: list[str], lines: int = 4, limit: int = 400) -> str:
+    """The last lines a converter printed, on one line, for an error message that must stay one line."""
+    text = captured[0] if captured else ""
+    return " | ".join(text.strip().splitlines()[-lines:])[:limit]

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ..errors import ToolchainError, require
 from ..kinds import KerasModel, Model, OnnxModel
 from ..kinds_tf import IoLayout, TfModel
-from ..quiet import captured_native_output, import_tensorflow
+from ..quiet import captured_native_output, import_tensorflow, tail
 from .base import Context, Pass, PassResult
 
 
@@ -75,8 +75,7 @@ def _export(keras_model: Any, path: str, fmt: str, signature: Any, what: str) ->
         else:
             failure = None
     if failure is not None:
-        tail = " | ".join((output[0] if output else "").strip().splitlines()[-3:])
         raise ToolchainError(
             f"{what} failed with the pinned stack ({type(failure).__name__}: "
-            f"{str(failure).splitlines()[0][:300]}); {tail[:300]}"
+            f"{str(failure).splitlines()[0][:300]}); {tail(output, 3, 300)}"
         )

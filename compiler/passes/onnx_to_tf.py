@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import ToolchainError, require
 from ..kinds import Model, OnnxModel
 from ..kinds_tf import IoLayout, TfModel, channels_last, inverse
-from ..quiet import captured_native_output, import_tensorflow
+from ..quiet import captured_native_output, import_tensorflow, tail
 from .base import Context, Pass, PassResult
 
 
@@ -43,6 +43,8 @@ class OnnxToTf(Pass):
         onnx2tf = require("onnx2tf")
         require("tf_keras").backend.clear_session()  # layer names use per-process counters: reset them so
         # converting the same model twice in one process gives the same bytes
+        failure: BaseException | None = None
+        tf_model: TfModel | None = None
         with tempfile.TemporaryDirectory() as tmp, _offline(onnx2tf), captured_native_output() as output:
             folder = Path(tmp) / "saved_model"
             try:
@@ -55,16 +57,14 @@ class OnnxToTf(Pass):
                     batch_size=self.batch_size or None,
                 )
             except (Exception, SystemExit) as exc:  # onnx2tf calls sys.exit on some failures
-                keras_model, failure = None, exc
+                failure = exc
             else:
-                failure = None
-            layout = _layout(model, keras_model) if keras_model is not None else None
-            tf_model = TfModel.from_folder(folder, layout) if layout and (folder / "saved_model.pb").exists() else None
+                if (folder / "saved_model.pb").exists():
+                    tf_model = TfModel.from_folder(folder, _layout(model, keras_model))
         if tf_model is None:
-            tail = " | ".join((output[0] if output else "").strip().splitlines()[-5:])[:400]
             reason = f"{type(failure).__name__}: {str(failure)[:200]}" if failure else "no SavedModel was written"
-            raise ToolchainError(f"onnx2tf could not convert the model ({reason}); last output: {tail}")
-        return PassResult(tf_model, modified=True, details={"layout": layout.describe()})
+            raise ToolchainError(f"onnx2tf could not convert the model ({reason}); last output: {tail(output, 5)}")
+        return PassResult(tf_model, modified=True, details={"layout": tf_model.layout.describe()})
 
 
 def _layout(model: OnnxModel, keras_model: Any) -> IoLayout:

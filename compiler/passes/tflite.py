@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import InputError, ToolchainError
 from ..kinds import Model
 from ..kinds_tf import IoLayout, TfliteModel, TfModel
-from ..quiet import captured_native_output, import_tensorflow
+from ..quiet import captured_native_output, import_tensorflow, tail
 from ..tflite_inspect import TfliteSummary, inspect_tflite
 from .base import Context, Pass, PassResult
 
@@ -50,16 +50,15 @@ class Tflite(Pass):
         with tempfile.TemporaryDirectory() as tmp:
             converter = tf.lite.TFLiteConverter.from_saved_model(str(model.extract(Path(tmp) / "sm")))
             self._configure(tf, converter, model.layout, ctx)
+            failure: Exception | None = None
             with captured_native_output() as output:
                 try:
                     flatbuffer = converter.convert()
                 except Exception as exc:
                     failure = exc
-                else:
-                    failure = None
         if failure is not None:
-            tail = " | ".join((output[0] if output else "").strip().splitlines()[-4:])
-            raise ToolchainError(f"TFLiteConverter failed: {str(failure).splitlines()[0][:300]}; {tail[:300]}")
+            reason = str(failure).splitlines()[0][:300]
+            raise ToolchainError(f"TFLiteConverter failed: {reason}; {tail(output, 4, 300)}")
         summary = inspect_tflite(flatbuffer)
         self.verify(summary)
         layout = _name_inputs(model.layout, summary)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ def check(
     evaluations: list[Evaluation],
     max_drop: float,
     min_agreement: float,
-    cross_formats: list[dict[str, Any]] = (),
+    cross_formats: Sequence[dict[str, Any]] = (),
     min_cross_agreement: float = 0.0,
 ) -> list[GateCheck]:
     """Accuracy drop in points when labels exist; top-1 agreement with the float model when they do not;
