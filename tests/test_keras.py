@@ -96,3 +96,32 @@ def test_legacy_h5_and_corrupt_files(keras_digits, tmp_path):
     (tmp_path / "broken.keras").write_bytes(b"not a zip archive")
     with pytest.raises(InputError, match=r"broken\.keras: cannot load as a Keras model"):
         load_source(SourceRequest(str(tmp_path / "broken.keras")))
+
+
+@pytest.mark.parametrize(
+    "mode, io",
+    [("float32", "float32"), ("dynamic", "float32"), ("int8", "float32"), ("int8", "int8"), ("int8", "uint8")],
+)
+def test_every_tflite_mode_from_keras(keras_digits, mode, io):
+    from conftest import make_context
+    from edgec.compiler.data import load_dataset
+    from edgec.compiler.passes.keras_export import KerasToOnnx, KerasToTf
+    from edgec.compiler.passes.tflite import Tflite
+    from edgec.compiler.progress import Progress
+    from edgec.compiler.tflite_inspect import inspect_tflite
+    from edgec.compiler.validation import metrics
+    from edgec.compiler.validation.evaluate import run_model
+
+    model, _ = load_source(SourceRequest(str(keras_digits["model"])))
+    baseline = KerasToOnnx().run(model, make_context()).model
+    data = load_dataset(keras_digits["eval"], baseline.inputs, "eval")
+    calibration = load_dataset(keras_digits["calib"], baseline.inputs, "calib")
+    artifact = (
+        Tflite(mode=mode, io=io).run(KerasToTf().run(model, make_context()).model, make_context(calibration)).model
+    )
+    summary = inspect_tflite(artifact.flatbuffer)
+    assert {t.dtype for t in summary.inputs + summary.outputs} == {io}
+    assert (summary.float_activations() == []) == (mode == "int8")
+    reference = run_model("onnxruntime", baseline.to_bytes(), data, 1, Progress(False), "float")
+    run = run_model("litert", artifact.flatbuffer, data, 1, Progress(False), mode, artifact.layout)
+    assert metrics.agreement(reference.outputs, run.outputs) >= (0.999 if mode == "float32" else 0.97)
