@@ -47,9 +47,11 @@ def summarize(result: Any) -> str:
     for name, facts in report.get("constraints", {}).items():
         if facts.get("compile_command"):
             lines.append(f"  {name}: next, on an x86-64 host: {facts['compile_command']}")
+    gate = report["gate"]
+    cross = f"; cross-format agreement >= {gate['min_cross_format_agreement']}" if report.get("cross_format") else ""
     lines.append(
-        f"  gate: {verdict} (top-1 drop <= {report['gate']['max_accuracy_drop_points']} points, "
-        f"agreement >= {report['gate']['min_agreement']} without labels)"
+        f"  gate: {verdict} (top-1 drop <= {gate['max_accuracy_drop_points']} points, agreement >= "
+        f"{gate['min_agreement']} without labels{cross})"
     )
     cached, ran = result.cached_passes, result.ran_passes
     lines.append(
