@@ -23,7 +23,20 @@ if TYPE_CHECKING:
     from .validation.evaluate import Evaluation
 
 SCHEMA_VERSION = "1.0"
-TOOLS = ("numpy", "onnx", "onnxruntime", "onnxscript", "onnxslim", "torch")
+TOOLS = (
+    "numpy",
+    "onnx",
+    "onnxruntime",
+    "onnxscript",
+    "onnxslim",
+    "torch",
+    "tensorflow",
+    "tf_keras",
+    "keras",
+    "onnx2tf",
+    "tf2onnx",
+    "ai-edge-litert",
+)
 
 
 def tool_versions() -> dict[str, str]:
