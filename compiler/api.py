@@ -202,13 +202,14 @@ def _check_constraints(
 ) -> dict[str, Any]:
     """Refuse artifacts that break the target's hard limits, before anything is validated or written."""
     from .constraints import check_tflite
+    from .kinds_tf import TfliteModel
 
     return {
         plan.artifact.name: check_tflite(
-            artifact.artifact_bytes(), profile.constraints, f"{model_name}.{plan.precision}.tflite", profile.id
+            artifact, profile.constraints, f"{model_name}.{plan.precision}.tflite", profile.id
         )
         for plan, artifact, _ in built
-        if plan.artifact.format == "tflite"
+        if isinstance(artifact, TfliteModel)
     }
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from ..targets.profile import Constraints
 from .errors import EdgecError
-from .tflite_inspect import TfliteSummary, inspect_tflite
+from .kinds_tf import TfliteModel
+from .tflite_inspect import TfliteSummary
 
 
 class ConstraintError(EdgecError):
@@ -50,15 +51,15 @@ def violations(summary: TfliteSummary, size_bytes: int, rules: Constraints) -> l
     return found
 
 
-def check_tflite(flatbuffer: bytes, rules: Constraints, artifact: str, target: str) -> dict[str, object]:
+def check_tflite(model: TfliteModel, rules: Constraints, artifact: str, target: str) -> dict[str, object]:
     """Raise ConstraintError listing every violation; return the facts checked, for the report."""
-    summary = inspect_tflite(flatbuffer)
-    found = violations(summary, len(flatbuffer), rules)
+    summary, size = model.summary, len(model.flatbuffer)
+    found = violations(summary, size, rules)
     if found:
         raise ConstraintError(f"{artifact} cannot run on {target} ({len(found)} violation(s)): " + "; ".join(found))
     return {
         "ops": sorted(summary.op_counts),
-        "flash_bytes": len(flatbuffer),
+        "flash_bytes": size,
         "arena_lower_bound_bytes": summary.peak_activation_bytes(),
         "compile_command": rules.compile_command.replace("{artifact}", artifact),
     }

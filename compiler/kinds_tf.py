@@ -15,9 +15,12 @@ import tarfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .kinds import Model
+
+if TYPE_CHECKING:
+    from .tflite_inspect import TfliteSummary
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,15 @@ class TfliteModel(_LayoutPacked):
     def artifact_bytes(self) -> bytes:
         return self.flatbuffer
 
-    def op_counts(self) -> dict[str, int]:
+    @cached_property
+    def summary(self) -> TfliteSummary:
+        """The flatbuffer read back once: verification, constraints and reports all use this one reading."""
         from .tflite_inspect import inspect_tflite
 
-        return inspect_tflite(self.flatbuffer).op_counts
+        return inspect_tflite(self.flatbuffer)
+
+    def op_counts(self) -> dict[str, int]:
+        return self.summary.op_counts
 
 
 def _pack(meta: dict[str, Any], payload: bytes) -> bytes:

@@ -20,7 +20,7 @@ from ..errors import InputError, ToolchainError
 from ..kinds import Model
 from ..kinds_tf import IoLayout, TfliteModel, TfModel
 from ..quiet import captured_native_output, import_tensorflow, tail
-from ..tflite_inspect import TfliteSummary, inspect_tflite
+from ..tflite_inspect import TfliteSummary
 from .base import Context, Pass, PassResult
 
 MODES = ("float32", "dynamic", "int8")
@@ -59,16 +59,17 @@ class Tflite(Pass):
         if failure is not None:
             reason = str(failure).splitlines()[0][:300]
             raise ToolchainError(f"TFLiteConverter failed: {reason}; {tail(output, 4, 300)}")
-        summary = inspect_tflite(flatbuffer)
+        artifact = TfliteModel(flatbuffer)
+        summary = artifact.summary
         self.verify(summary)
-        layout = _name_inputs(model.layout, summary)
+        artifact.layout = layout = _name_inputs(model.layout, summary)
         details = {
             "ops": summary.op_counts,
             "io": {t.name: t.dtype for t in summary.inputs + summary.outputs},
             "float_activations": len(summary.float_activations()),
             "layout": layout.describe(),
         }
-        return PassResult(TfliteModel(flatbuffer, layout), modified=True, details=details)
+        return PassResult(artifact, modified=True, details=details)
 
     def verify(self, summary: TfliteSummary) -> None:
         """Raise when the artifact is not what was asked for: float inside a full-int8 model, wrong IO types."""
