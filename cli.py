@@ -19,6 +19,16 @@ def _shape(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
         raise click.BadParameter(f"{values!r}: expected comma-separated integers such as 1,3,224,224") from None
 
 
+def _budget(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
+    from .compiler.search import SearchLimits
+
+    seconds, _, trials = value.partition(",")
+    try:
+        return SearchLimits(float(seconds), int(trials) if trials else SearchLimits.trials)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected SECONDS[,TRIALS], e.g. 300,60") from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgec")
 @click.option(
@@ -58,11 +68,21 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 @click.option("--pipeline", help="Pass pipeline, e.g. 'cleanup{method=ort},quantize{calibration=entropy}'.")
 @click.option("--max-drop", type=float, help="Allowed top-1 drop in points [the profile's].")
 @click.option("--min-agreement", type=float, help="Allowed minimum top-1 agreement without labels [profile's].")
+@click.option(
+    "--search/--no-search",
+    default=True,
+    show_default=True,
+    help="When int8 breaks the budget, search for the fewest layers to keep in float.",
+)
+@click.option(
+    "--search-budget", default="300,60", show_default=True, callback=_budget, help="Search limits: SECONDS[,TRIALS]."
+)
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Pass cache [~/.cache/edgec].")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the pass cache.")
 @click.option("--progress/--quiet", default=None, help="Show progress [on a terminal only].")
 def compile_command(
     source: str | None,
+    search_budget: Any,
     eval_: Path | None,
     no_quantize: bool,
     calibration: str | None,
@@ -75,7 +95,16 @@ def compile_command(
     from .compiler.pipeline import Overrides
 
     overrides = Overrides(pipeline=pipeline, quantize=not no_quantize, calibration=calibration)
-    result = compile(CompileOptions(source=source, eval=eval_, overrides=overrides, use_cache=not no_cache, **options))
+    result = compile(
+        CompileOptions(
+            source=source,
+            eval=eval_,
+            overrides=overrides,
+            use_cache=not no_cache,
+            search_limits=search_budget,
+            **options,
+        )
+    )
     click.echo(_summary(result))
     if not result.passed:
         failed = "; ".join(c.describe() for c in result.checks if not c.passed)

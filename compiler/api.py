@@ -27,6 +27,7 @@ from .passes.base import Context
 from .pipeline import ArtifactPlan, Overrides, import_passes, plan_artifacts
 from .progress import Progress
 from .report_md import render_markdown
+from .search import SearchLimits, search
 from .validation import gate, metrics
 from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
 
@@ -54,6 +55,8 @@ class CompileOptions:
     use_cache: bool = True
     holdout: float = 0.2
     progress: bool | None = None
+    search: bool = True
+    search_limits: SearchLimits = field(default_factory=SearchLimits)
 
 
 @dataclass
@@ -104,7 +107,7 @@ def compile(options: CompileOptions) -> BuildResult:
     # 3. Data: calibration and evaluation sets, checked against the baseline's inputs.
     calibration, evaluation = _datasets(options, baseline, plans)
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
-    ctx = Context(profile, calibration, progress)
+    ctx = Context(profile, calibration, progress, cache.scratch() if cache else None)
     calibration_hash = calibration.sha256 if calibration else None
     built = [
         (plan, *run_passes(model if plan.from_source else baseline, list(plan.passes), ctx, cache, calibration_hash))
@@ -113,6 +116,10 @@ def compile(options: CompileOptions) -> BuildResult:
     constraints = _check_constraints(profile, info.name, built)
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
     checked = _validate(profile, options, baseline, built, evaluation, progress)
+    searches: dict[str, Any] = {}
+    if options.search and not all(c.passed for c in checked.checks):
+        built, searches = _search_failures(profile, options, model, baseline, built, ctx, cache, evaluation, checked)
+        checked = _validate(profile, options, baseline, built, evaluation, progress)
     # 6. Record: artifacts, report and manifest, written atomically.
     files, artifacts = _artifact_files(info.name, baseline, built, checked.evaluations)
     report: dict[str, Any] = {
@@ -139,6 +146,7 @@ def compile(options: CompileOptions) -> BuildResult:
         "artifacts": artifacts,
         "constraints": constraints,
         "cross_format": checked.cross_formats,
+        "search": searches,
         "gate": {
             "max_accuracy_drop_points": checked.max_drop,
             "min_agreement": checked.min_agreement,
@@ -195,6 +203,51 @@ def _validate(
     min_agreement = profile.budgets.min_agreement if options.min_agreement is None else options.min_agreement
     checks = gate.check(evaluations, max_drop, min_agreement, cross, profile.budgets.min_cross_format_agreement)
     return _Validation(reference, evaluations, checks, max_drop, min_agreement, cross)
+
+
+def _search_failures(
+    profile: TargetProfile,
+    options: CompileOptions,
+    model: Model,
+    baseline: OnnxModel,
+    built: list[tuple[ArtifactPlan, Model, list[PassRecord]]],
+    ctx: Context,
+    cache: PassCache | None,
+    evaluation: Dataset,
+    checked: _Validation,
+) -> tuple[list[tuple[ArtifactPlan, Model, list[PassRecord]]], dict[str, Any]]:
+    """Replace each quantized ONNX artifact that broke the budget by the fallback search's choice."""
+    failed = {c.artifact for c in checked.checks if not c.passed}
+    threads = max(1, min(profile.threads, os.cpu_count() or 1))
+    budget = (checked.max_drop, checked.min_agreement)
+    calibration_hash = ctx.calibration.sha256 if ctx.calibration else None
+    results, replaced = {}, []
+    for plan, artifact, records in built:
+        if plan.artifact.name not in failed or plan.artifact.format != "onnx" or plan.precision != "int8":
+            replaced.append((plan, artifact, records))
+            continue
+        start = model if plan.from_source else baseline
+        assert isinstance(start, OnnxModel)
+        result = search(
+            plan,
+            start,
+            ctx,
+            cache,
+            calibration_hash,
+            evaluation,
+            checked.reference,
+            budget,
+            threads,
+            options.search_limits,
+        )
+        chosen = result.chosen
+        prefix_passes = plan.passes[: next(i for i, p in enumerate(plan.passes) if p.name == "quantize")]
+        passes = (*prefix_passes, *chosen.passes)
+        prefix = records[: len(prefix_passes)]
+        assert chosen.model is not None
+        replaced.append((dataclasses.replace(plan, passes=passes), chosen.model, prefix + chosen.records))
+        results[plan.artifact.name] = result.to_dict()
+    return replaced, results
 
 
 def _check_constraints(

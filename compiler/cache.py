@@ -71,6 +71,12 @@ class PassCache:
     def __init__(self, root: Path):
         self.root = Path(root) / "passes"
 
+    def scratch(self) -> Path:
+        """A folder beside the pass entries for passes' own reusable intermediates (see Context.scratch)."""
+        folder = self.root.parent / "scratch"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def _entry(self, key: str) -> Path:
         return self.root / key[:2] / key
 

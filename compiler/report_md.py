@@ -49,6 +49,32 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"lower bound {facts['arena_lower_bound_bytes'] / 1024:.1f} KiB)."
             + (f" Next: `{facts['compile_command']}`." if facts["compile_command"] else "")
         )
+    for name, found in report.get("search", {}).items():
+        lines += [
+            "",
+            f"## Fallback search for `{name}`",
+            "",
+            f"Stopped: {found['stopped_by']}. Chosen: float nodes {found['chosen']['float_nodes'] or 'none'} "
+            f"({100 * found['chosen']['float_mac_fraction']:.2f}% of MACs in float), "
+            f"{'passing' if found['passed'] else 'best effort, NOT passing'}. {found['note'].capitalize()}.",
+            "",
+            "Sensitivity (output SQNR gain when the op alone stays float):",
+            "",
+            "| node | MACs | SQNR gain dB |",
+            "|---|---|---|",
+        ]
+        lines += [f"| `{row['node']}` | {row['macs']} | {_num(row['sqnr_gain_db'])} |" for row in found["sensitivity"]]
+        lines += [
+            "",
+            "| stage | float nodes | passed | drop (points) | agreement | SQNR dB | float MACs | p50 ms |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t['stage']} | {', '.join(t['float_nodes']) or '-'} | {'yes' if t['passed'] else 'no'} | "
+            f"{_num(t['accuracy_drop_points'])} | {_pct(t['agreement'])} | {_num(t['sqnr_db'])} | "
+            f"{100 * t['float_mac_fraction']:.2f}% | {_num(t['latency_p50_ms'])} |"
+            for t in found["trials"]
+        ]
     lines += ["", "## Gate", ""]
     lines += [
         f"- {'ok' if c['passed'] else '**FAIL**'}: {c['artifact']} {c['metric']} = {c['value']:.4g} "

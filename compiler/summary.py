@@ -39,6 +39,14 @@ def summarize(result: Any) -> str:
             f"  {art['file']}: {art['size_bytes'] / 1024:.1f} KiB ({art['size_ratio']:.2f}x float), "
             f"{accuracy_text}agreement {100 * ev['drift']['agreement']:.2f}%, SQNR {sqnr:.1f} dB"
         )
+    for name, found in report.get("search", {}).items():
+        chosen = found["chosen"]
+        kept = ", ".join(chosen["float_nodes"]) or "none"
+        lines.append(
+            f"  search {name}: {'PASS' if found['passed'] else 'no passing candidate'} after "
+            f"{len(found['trials'])} trials ({found['stopped_by']}); float: {kept} "
+            f"({100 * chosen['float_mac_fraction']:.2f}% of MACs)"
+        )
     for pair in report.get("cross_format", []):
         lines.append(
             f"  cross-format {' vs '.join(pair['pair'])}: top-1 agreement {100 * pair['agreement']:.2f}%, "

@@ -79,3 +79,24 @@ def test_a_quantize_that_leaves_everything_float_is_an_error(tiny_onnx, calibrat
 def test_needs_calibration_data(tiny_onnx):
     with pytest.raises(InputError, match="--calib"):
         Quantize().run(tiny_onnx[0], make_context(None))
+
+
+def test_requantizing_reuses_calibration_ranges(tiny_onnx, calibration, tmp_path, monkeypatch):
+    """The fallback search re-quantizes with other exclusions: ranges come from the scratch cache, not new runs."""
+    from edgec.compiler.passes import quantize
+
+    model, _ = tiny_onnx
+    gemm = next(n.name for n in model.proto.graph.node if n.op_type == "Gemm")
+    ctx = make_context(calibration)
+    ctx.scratch = tmp_path
+    Quantize().run(model, ctx)
+    assert len(list(tmp_path.glob("ranges-*.json"))) == 1
+
+    def no_calibration(self):
+        raise AssertionError("calibration ran again")
+
+    monkeypatch.setattr(quantize._Reader, "get_next", no_calibration)
+    reused = Quantize(exclude_nodes=(gemm,)).run(model, ctx).model
+    monkeypatch.undo()
+    fresh = Quantize(exclude_nodes=(gemm,)).run(model, make_context(calibration)).model
+    assert reused.to_bytes() == fresh.to_bytes()

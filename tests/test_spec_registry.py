@@ -59,3 +59,12 @@ def test_every_registered_pass_imports_and_declares_kinds():
         cls = pass_class(name)
         assert cls.name == name
         assert cls.accepts in KIND_NAMES and cls.produces in KIND_NAMES
+
+
+def test_spec_strings_round_trip_through_the_parser():
+    from edgec.compiler.spec import parse_pipeline
+
+    original = build_pass(PassSpec("quantize", {"exclude_nodes": "a;b", "per_channel": "false"}))
+    (step,) = parse_pipeline(original.spec())
+    assert build_pass(step) == original
+    assert "exclude_nodes=a;b" in original.spec() and "per_channel=false" in original.spec()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..kinds import Model
@@ -20,11 +21,16 @@ if TYPE_CHECKING:
 
 @dataclass
 class Context:
-    """What a pass may use: the target profile, calibration data and progress reporting."""
+    """What a pass may use: the target profile, calibration data, progress reporting, and a scratch folder.
+
+    `scratch` (None without a cache) holds intermediate results a pass may reuse across runs, such as
+    calibration ranges; entries must be written atomically and keyed by everything they depend on.
+    """
 
     profile: TargetProfile
     calibration: Dataset | None
     progress: Progress
+    scratch: Path | None = None
 
 
 @dataclass
@@ -57,5 +63,12 @@ class Pass:
 
     def spec(self) -> str:
         """The pipeline spec string that rebuilds this pass, e.g. `quantize{calibration=entropy}`."""
-        options = ",".join(f"{k}={v}" for k, v in self.config().items())
+        options = ",".join(f"{k}={_spec_value(v)}" for k, v in self.config().items())
         return f"{self.name}{{{options}}}" if options else self.name
+
+
+def _spec_value(value: Any) -> str:
+    """Option values as the spec parser reads them back: lists joined by ';', booleans lowercase."""
+    if isinstance(value, tuple | list):
+        return ";".join(str(v) for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)

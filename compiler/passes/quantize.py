@@ -7,6 +7,8 @@ report both show exactly which scheme was used. ORT's `extra_options` string dic
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -63,6 +65,7 @@ class Quantize(Pass):
             "entropy": quantization.CalibrationMethod.Entropy,
         }
         batch = self.batch_size if isinstance(model.inputs[0].batch, str) else 1
+        ranges = self._ranges_path(model, ctx)
         with (
             tempfile.TemporaryDirectory() as tmp,
             ctx.progress.counter("calibrating", len(ctx.calibration)) as counter,
@@ -70,10 +73,12 @@ class Quantize(Pass):
         ):
             source, target = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
             onnx.save(model.proto, source)
+            fresh_ranges = os.path.join(tmp, "ranges.json")
+            reuse = ranges is not None and _readable_json(ranges)
             quantization.quantize_static(
                 source,
                 target,
-                _Reader(ctx.calibration, batch, counter),
+                None if reuse else _Reader(ctx.calibration, batch, counter),
                 quant_format=quantization.QuantFormat.QDQ,
                 per_channel=self.per_channel,
                 reduce_range=self.reduce_range,
@@ -82,9 +87,20 @@ class Quantize(Pass):
                 calibrate_method=methods[self.calibration],
                 nodes_to_exclude=list(self.exclude_nodes),
                 extra_options=self._extra_options(),
+                calibration_cache_path=ranges if reuse else fresh_ranges,
             )
+            if ranges is not None and not reuse:
+                os.replace(fresh_ranges, ranges)  # atomic: a torn ranges file is never read
             output = OnnxModel(onnx.load(target))
         return PassResult(output, modified=True, details=_qdq_summary(output))
+
+    def _ranges_path(self, model: OnnxModel, ctx: Context) -> str | None:
+        """Where this model's calibration ranges are kept, so re-quantizing with other exclusions (the
+        fallback search) reuses them instead of calibrating again. Keyed by all that changes the ranges."""
+        if ctx.scratch is None or ctx.calibration is None:
+            return None
+        material = f"{model.fingerprint}:{ctx.calibration.sha256}:{self.calibration}:{self.percentile}:{_ort_version()}"
+        return str(ctx.scratch / f"ranges-{hashlib.sha256(material.encode()).hexdigest()}.json")
 
     def _extra_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"CalibMovingAverage": False}
@@ -113,6 +129,19 @@ class _Reader:
 
 
 COMPUTE_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+
+
+def _ort_version() -> str:
+    return require("onnxruntime", extra="device").__version__
+
+
+def _readable_json(path: str) -> bool:
+    try:
+        with open(path) as handle:
+            json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _qdq_summary(model: OnnxModel) -> dict[str, Any]:

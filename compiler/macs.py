@@ -1,0 +1,39 @@
+"""Multiply-accumulates per compute node of an ONNX model, at batch 1, from its inferred shapes.
+
+The fallback search reports how much compute it left in float; MACs, not node counts, say what that costs.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .kinds import OnnxModel
+
+
+def node_macs(model: OnnxModel) -> dict[str, int]:
+    """MACs of every Conv, ConvTranspose, Gemm and MatMul node (by node name); shapes must be inferred."""
+    shapes = _shapes(model)
+    macs: dict[str, int] = {}
+    for node in model.proto.graph.node:
+        weight = shapes.get(node.input[1]) if len(node.input) > 1 else None
+        output = shapes.get(node.output[0])
+        if weight is None or output is None:
+            continue
+        out = math.prod(output[1:])  # batch 1
+        if node.op_type == "Conv":
+            macs[node.name] = out * math.prod(weight[1:])  # (C_in / groups) * kernel per output element
+        elif node.op_type == "ConvTranspose":
+            macs[node.name] = math.prod(shapes.get(node.input[0], (1,))[1:]) * math.prod(weight[1:])
+        elif node.op_type in ("Gemm", "MatMul"):
+            transposed = node.op_type == "Gemm" and any(a.name == "transB" and a.i for a in node.attribute)
+            macs[node.name] = out * (weight[-1] if transposed else weight[-2])
+    return macs
+
+
+def _shapes(model: OnnxModel) -> dict[str, tuple[int, ...]]:
+    graph = model.proto.graph
+    shapes = {init.name: tuple(init.dims) for init in graph.initializer}
+    for value in (*graph.input, *graph.value_info, *graph.output):
+        dims = value.type.tensor_type.shape.dim
+        shapes[value.name] = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in dims)
+    return shapes

@@ -1,0 +1,238 @@
+"""Accuracy-budgeted int8: find the few layers that must stay float, and return the fastest passing artifact.
+
+Users of every quantizer ask "which layers do I exclude?"; tuners stop at the first passing model or save
+nothing when they fail. This search, for an ONNX artifact whose naive int8 breaks the budget:
+  0. tries cross-layer equalization first (no layer left in float), and continues from whichever of the
+     plain and equalized pipelines keeps more signal;
+  1. measures each compute op's sensitivity: how much output SQNR improves when that op alone stays float;
+  2. keeps ops in float greedily, most sensitive first, until the budget holds;
+  3. prunes that set: drops each kept op again if the budget still holds without it;
+  4. times every passing candidate on the host runner and returns the fastest (fewest float MACs on a tie);
+     when none passes, the best-effort candidate (highest accuracy, then SQNR) with a failing verdict.
+Trials re-quantize from cached calibration ranges, so each costs a QDQ insertion, not a calibration. The
+search selects on the evaluation data, which makes its reported drift optimistic: the report says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..runtimes import open_runner
+from ..runtimes.timing import summarize_ms, time_runs
+from .cache import PassCache
+from .data import Dataset
+from .engine import PassRecord, run_passes
+from .kinds import Model, OnnxModel
+from .macs import node_macs
+from .passes.base import Context, Pass
+from .passes.equalize import Equalize
+from .passes.quantize import Quantize
+from .pipeline import ArtifactPlan
+from .quiet import captured_native_output
+from .validation import gate
+from .validation.evaluate import Evaluation, RunResult, compare, run_model
+
+
+@dataclass(frozen=True)
+class SearchLimits:
+    """The search stops at whichever comes first."""
+
+    seconds: float = 300.0
+    trials: int = 60
+
+
+@dataclass
+class Trial:
+    passes: tuple[Pass, ...]
+    excluded: tuple[str, ...]
+    evaluation: Evaluation
+    passed: bool
+    float_mac_fraction: float
+    latency_ms: float | None = None
+    stage: str = ""
+    model: Model | None = field(default=None, repr=False)
+    records: list[PassRecord] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        ev = self.evaluation
+        return {
+            "stage": self.stage,
+            "pipeline": ",".join(p.name for p in self.passes),
+            "float_nodes": list(self.excluded),
+            "passed": self.passed,
+            "accuracy_drop_points": ev.accuracy_drop_points,
+            "agreement": ev.drift["agreement"],
+            "sqnr_db": ev.drift["sqnr_db"],
+            "float_mac_fraction": round(self.float_mac_fraction, 4),
+            "latency_p50_ms": self.latency_ms,
+        }
+
+
+@dataclass
+class SearchResult:
+    chosen: Trial
+    trials: list[Trial]
+    sensitivity: list[dict[str, Any]]
+    stopped_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chosen": self.chosen.to_dict(),
+            "passed": self.chosen.passed,
+            "stopped_by": self.stopped_by,
+            "sensitivity": self.sensitivity,
+            "trials": [t.to_dict() for t in self.trials],
+            "note": "candidates were selected on the evaluation data, so their drift is optimistic; "
+            "confirm on a held-out set",
+        }
+
+
+@dataclass
+class _Search:
+    """The state one search carries: what to build, how to judge it, and what it has spent."""
+
+    plan: ArtifactPlan
+    start: OnnxModel
+    ctx: Context
+    cache: PassCache | None
+    calibration_hash: str | None
+    evaluation: Dataset
+    reference: RunResult
+    budget: tuple[float, float]
+    threads: int
+    limits: SearchLimits
+    macs: dict[str, int] = field(default_factory=dict)
+    trials: dict[tuple[Any, ...], Trial] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def exhausted(self) -> str:
+        if len(self.trials) >= self.limits.trials:
+            return f"trial budget ({self.limits.trials})"
+        if time.monotonic() - self.started >= self.limits.seconds:
+            return f"time budget ({self.limits.seconds:g} s)"
+        return ""
+
+    def trial(self, excluded: tuple[str, ...], stage: str) -> Trial:
+        nodes = tuple(sorted(excluded))
+        key = (tuple(p.spec() for p in self.plan.passes), nodes)
+        if key in self.trials:
+            return self.trials[key]
+        passes = tuple(
+            dataclasses.replace(p, exclude_nodes=nodes) if isinstance(p, Quantize) else p for p in self.plan.passes
+        )
+        model, records = run_passes(self.start, list(passes), self.ctx, self.cache, self.calibration_hash)
+        name = self.plan.artifact.name
+        run = run_model(
+            self.plan.artifact.runtime,
+            model.artifact_bytes(),
+            self.evaluation,
+            self.threads,
+            self.ctx.progress,
+            f"{name} trial {len(self.trials) + 1}",
+        )
+        evaluation = compare(name, self.reference, run, self.evaluation.labels)
+        passed = all(c.passed for c in gate.check([evaluation], *self.budget))
+        total = sum(self.macs.values()) or 1
+        fraction = sum(self.macs.get(n, 0) for n in nodes) / total
+        self.trials[key] = Trial(passes, nodes, evaluation, passed, fraction, None, stage, model, records)
+        return self.trials[key]
+
+    def latency(self, trial: Trial) -> float:
+        if trial.latency_ms is None:
+            assert trial.model is not None
+            with captured_native_output():
+                runner = open_runner(self.plan.artifact.runtime, trial.model.artifact_bytes(), self.threads)
+            feeds = {name: array[:1] for name, array in self.evaluation.inputs.items()}
+            time_runs(runner, feeds, 5)
+            trial.latency_ms = round(summarize_ms(time_runs(runner, feeds, 30))["p50_ms"], 4)
+        return trial.latency_ms
+
+
+def search(
+    plan: ArtifactPlan,
+    start: OnnxModel,
+    ctx: Context,
+    cache: PassCache | None,
+    calibration_hash: str | None,
+    evaluation: Dataset,
+    reference: RunResult,
+    budget: tuple[float, float],
+    threads: int,
+    limits: SearchLimits,
+) -> SearchResult:
+    """Run the fallback search for one quantized ONNX artifact (see the module docstring for the steps)."""
+    prefix = [p for p in plan.passes[: _quantize_index(plan)]]
+    cleaned, _ = run_passes(start, prefix, ctx, cache, calibration_hash)
+    assert isinstance(cleaned, OnnxModel)
+    state = _Search(
+        ArtifactPlan(plan.artifact, plan.passes[len(prefix) :], plan.from_source),
+        cleaned,
+        ctx,
+        cache,
+        calibration_hash,
+        evaluation,
+        reference,
+        budget,
+        threads,
+        limits,
+        node_macs(cleaned),
+    )
+    ctx.progress.step(f"searching which layers of {plan.artifact.name} must stay float")
+    naive = state.trial((), "naive int8")
+    if not naive.passed and not any(p.name == "equalize" for p in state.plan.passes):
+        plain = state.plan
+        state.plan = dataclasses.replace(plain, passes=(Equalize(), *plain.passes))
+        equalized = state.trial((), "equalize")
+        if equalized.evaluation.drift["sqnr_db"] > naive.evaluation.drift["sqnr_db"]:
+            naive = equalized
+        else:
+            state.plan = plain
+    sensitivity = [] if naive.passed else _sensitivity(state, naive)
+    _greedy_then_prune(state, [row["node"] for row in sensitivity if row["sqnr_gain_db"] is not None])
+    passing = [t for t in state.trials.values() if t.passed]
+    if passing:
+        chosen = min(passing, key=lambda t: (state.latency(t), t.float_mac_fraction))
+    else:
+        chosen = max(
+            state.trials.values(),
+            key=lambda t: (t.evaluation.accuracy or t.evaluation.drift["agreement"], t.evaluation.drift["sqnr_db"]),
+        )
+    return SearchResult(chosen, list(state.trials.values()), sensitivity, state.exhausted() or "completed")
+
+
+def _sensitivity(state: _Search, naive: Trial) -> list[dict[str, Any]]:
+    """Output-SQNR gain when each compute op alone stays float, most sensitive first (None: not measured)."""
+    rows = []
+    for node in state.macs:
+        if state.exhausted():
+            rows.append({"node": node, "macs": state.macs[node], "sqnr_gain_db": None})
+            continue
+        alone = state.trial((node,), "sensitivity")
+        gain = alone.evaluation.drift["sqnr_db"] - naive.evaluation.drift["sqnr_db"]
+        rows.append({"node": node, "macs": state.macs[node], "sqnr_gain_db": round(gain, 3)})
+    return sorted(rows, key=lambda r: (r["sqnr_gain_db"] is None, -(r["sqnr_gain_db"] or 0.0), r["macs"]))
+
+
+def _greedy_then_prune(state: _Search, ranking: list[str]) -> None:
+    kept: list[str] = []
+    for node in ranking:
+        if state.exhausted() or len(kept) + 1 >= len(state.macs):  # all-float is not an int8 artifact
+            return
+        kept.append(node)
+        if state.trial(tuple(kept), "greedy").passed:
+            break
+    else:
+        return
+    for node in reversed(list(kept)):  # least sensitive first
+        if state.exhausted():
+            return
+        without = tuple(n for n in kept if n != node)
+        if without and state.trial(without, "prune").passed:
+            kept.remove(node)
+
+
+def _quantize_index(plan: ArtifactPlan) -> int:
+    return next(i for i, p in enumerate(plan.passes) if p.name == "quantize")

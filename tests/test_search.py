@@ -1,0 +1,123 @@
+"""The accuracy-budgeted fallback search on models where naive int8 fails, and cross-layer equalization."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from conftest import make_context
+from edgec.compiler.api import CompileOptions, compile
+from edgec.compiler.kinds import OnnxModel
+from edgec.compiler.macs import node_macs
+from edgec.compiler.passes.cleanup import Cleanup
+from edgec.compiler.passes.equalize import Equalize
+from edgec.compiler.search import SearchLimits
+from edgec.runtimes.onnxruntime_runner import OnnxRuntimeRunner
+
+
+def _compile(name, digits_npz, tmp_path, cache, **options):
+    return compile(
+        CompileOptions(
+            source=f"edgec.models.hard:{name}",
+            input_shapes=((1, 1, 8, 8),),
+            calib=digits_npz["calib"],
+            eval=digits_npz["eval"],
+            output=tmp_path / name,
+            cache_dir=cache,
+            progress=False,
+            **options,
+        )
+    )
+
+
+def _search(result):
+    (found,) = result.report["search"].values()
+    return found
+
+
+def test_sensitive_head_keeps_only_the_classifier_float(digits_npz, tmp_path, session_cache):
+    result = _compile("make_sensitive_head_digits", digits_npz, tmp_path, session_cache)
+    found = _search(result)
+    naive = found["trials"][0]
+    assert naive["stage"] == "naive int8" and not naive["passed"] and naive["accuracy_drop_points"] > 50
+    assert result.passed and found["passed"]
+    assert found["chosen"]["float_nodes"] == ["node_linear"] and found["chosen"]["float_mac_fraction"] < 0.2
+    assert found["sensitivity"][0]["node"] == "node_linear"  # ranked most sensitive
+    (artifact,) = result.report["artifacts"]
+    assert artifact["quantization"]["float_compute_ops"] == ["node_linear"]
+    assert artifact["evaluation"]["accuracy_drop_points"] <= 1.0
+    assert "## Fallback search for `onnx`" in (result.path / "report.md").read_text()
+
+
+def test_activation_outlier_is_fixed_by_equalization_with_everything_int8(digits_npz, tmp_path, session_cache):
+    result = _compile("make_outlier_digits", digits_npz, tmp_path, session_cache)
+    found = _search(result)
+    assert not found["trials"][0]["passed"] and found["trials"][0]["accuracy_drop_points"] > 1.0
+    assert result.passed and found["chosen"]["float_nodes"] == [] and found["chosen"]["float_mac_fraction"] == 0
+    assert found["chosen"]["pipeline"] == "equalize,quantize"
+    assert "equalize" in result.report["artifacts"][0]["pipeline"]
+
+
+def test_without_a_passing_candidate_the_best_effort_is_saved_and_fails(digits_npz, tmp_path, session_cache):
+    result = _compile("make_sensitive_head_digits", digits_npz, tmp_path, session_cache, max_drop=-5.0)
+    found = _search(result)
+    assert not result.passed and not found["passed"]
+    assert (result.path / "make_sensitive_head_digits.int8.onnx").exists()  # the best effort is kept
+    best = found["chosen"]
+    assert best["accuracy_drop_points"] == min(t["accuracy_drop_points"] for t in found["trials"])
+
+
+def test_search_is_bounded_and_can_be_switched_off(digits_npz, tmp_path, session_cache):
+    limited = _compile(
+        "make_sensitive_head_digits",
+        digits_npz,
+        tmp_path / "a",
+        session_cache,
+        search_limits=SearchLimits(seconds=300, trials=2),
+    )
+    assert _search(limited)["stopped_by"] == "trial budget (2)" and len(_search(limited)["trials"]) == 2
+    off = _compile("make_sensitive_head_digits", digits_npz, tmp_path / "b", session_cache, search=False)
+    assert off.report["search"] == {} and not off.passed
+
+
+@pytest.fixture(scope="module")
+def outlier_onnx(tmp_path_factory, session_cache, digits_npz):
+    result = compile(
+        CompileOptions(
+            source="edgec.models.hard:make_outlier_digits",
+            input_shapes=((1, 1, 8, 8),),
+            calib=digits_npz["calib"],
+            output=tmp_path_factory.mktemp("o") / "b",
+            cache_dir=session_cache,
+            progress=False,
+            search=False,
+            max_drop=100,
+        )
+    )
+    return Cleanup().run(OnnxModel(onnx.load(result.path / "baseline.float32.onnx")), make_context()).model
+
+
+def test_equalize_preserves_the_function_and_equalizes_ranges(outlier_onnx, digits_npz):
+    result = Equalize().run(outlier_onnx, make_context())
+    # conv1 -> relu -> conv2 qualifies; conv2 reaches conv3 through a MaxPool, which this pass does not cross
+    assert result.modified and result.details["pairs"] == ["node_Conv_51->node_Conv_53"]
+    x = np.load(digits_npz["eval"])["image"][:32]
+    before = OnnxRuntimeRunner(outlier_onnx.to_bytes()).run({"input": x})[0]
+    after = OnnxRuntimeRunner(result.model.to_bytes()).run({"input": x})[0]
+    np.testing.assert_allclose(after, before, rtol=1e-4, atol=1e-4)
+    weights = {i.name: onnx.numpy_helper.to_array(i) for i in result.model.proto.graph.initializer}
+    first, second = [n for n in result.model.proto.graph.node if n.op_type == "Conv"][:2]
+    r1 = np.abs(weights[first.input[1]]).reshape(32, -1).max(axis=1)
+    r2 = np.abs(weights[second.input[1]]).max(axis=(0, 2, 3))
+    np.testing.assert_allclose(r1, r2, rtol=1e-5)  # per channel, both sides now share one range
+
+
+def test_equalize_is_a_no_op_without_conv_relu_conv(tiny_onnx):
+    assert Equalize().run(tiny_onnx[0], make_context()).modified is False
+
+
+def test_macs_match_hand_counts(outlier_onnx):
+    macs = node_macs(outlier_onnx)
+    # conv 1->32 3x3 on 8x8; conv 32->64 3x3 on 8x8; conv 64->128 3x3 on 4x4; linear 128->10
+    assert sorted(macs.values()) == sorted([32 * 64 * 9, 64 * 64 * 32 * 9, 128 * 16 * 64 * 9, 128 * 10])
