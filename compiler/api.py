@@ -182,7 +182,7 @@ def _validate(
     progress: Progress,
 ) -> _Validation:
     """Run the baseline and each artifact through the runners the device uses, and apply the gate."""
-    threads = max(1, min(profile.threads, os.cpu_count() or 1))
+    threads = _threads(profile)
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, "float baseline")
     runs, evaluations = {}, []
     for plan, artifact, _ in built:
@@ -218,7 +218,7 @@ def _search_failures(
 ) -> tuple[list[tuple[ArtifactPlan, Model, list[PassRecord]]], dict[str, Any]]:
     """Replace each quantized ONNX artifact that broke the budget by the fallback search's choice."""
     failed = {c.artifact for c in checked.checks if not c.passed}
-    threads = max(1, min(profile.threads, os.cpu_count() or 1))
+    threads = _threads(profile)
     budget = (checked.max_drop, checked.min_agreement)
     calibration_hash = ctx.calibration.sha256 if ctx.calibration else None
     results, replaced = {}, []
@@ -248,6 +248,11 @@ def _search_failures(
         replaced.append((dataclasses.replace(plan, passes=passes), chosen.model, prefix + chosen.records))
         results[plan.artifact.name] = result.to_dict()
     return replaced, results
+
+
+def _threads(profile: TargetProfile) -> int:
+    """The profile's thread count, capped by this host's cores: validation runs here, not on the device."""
+    return max(1, min(profile.threads, os.cpu_count() or 1))
 
 
 def _check_constraints(

@@ -7,6 +7,7 @@ before any compilation work starts. Files are read with allow_pickle=False: data
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import zipfile
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ class Dataset:
     def __len__(self) -> int:
         return len(next(iter(self.inputs.values())))
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
+        """Content hash, computed once: cache keys, manifests and every search trial ask for it."""
         digest = hashlib.sha256()
         arrays = sorted(self.inputs.items())
         if self.labels is not None:
