@@ -27,7 +27,7 @@ from .passes.base import Context
 from .pipeline import ArtifactPlan, Overrides, import_passes, plan_artifacts
 from .progress import Progress
 from .report_md import render_markdown
-from .search import SearchLimits, search
+from .search import SearchLimits, search, unsearchable
 from .validation import gate, metrics
 from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
 
@@ -216,21 +216,22 @@ def _search_failures(
     evaluation: Dataset,
     checked: _Validation,
 ) -> tuple[list[tuple[ArtifactPlan, Model, list[PassRecord]]], dict[str, Any]]:
-    """Replace each quantized ONNX artifact that broke the budget by the fallback search's choice."""
+    """Replace each int8 artifact that broke the budget by the fallback search's choice."""
     failed = {c.artifact for c in checked.checks if not c.passed}
     threads = _threads(profile)
     budget = (checked.max_drop, checked.min_agreement)
     calibration_hash = ctx.calibration.sha256 if ctx.calibration else None
     results, replaced = {}, []
     for plan, artifact, records in built:
-        if plan.artifact.name not in failed or plan.artifact.format != "onnx" or plan.precision != "int8":
+        reason = unsearchable(plan)
+        if plan.artifact.name not in failed or reason:
             replaced.append((plan, artifact, records))
+            if plan.artifact.name in failed:
+                results[plan.artifact.name] = {"skipped": reason}
             continue
-        start = model if plan.from_source else baseline
-        assert isinstance(start, OnnxModel)
         result = search(
             plan,
-            start,
+            model if plan.from_source else baseline,
             ctx,
             cache,
             calibration_hash,
@@ -241,11 +242,8 @@ def _search_failures(
             options.search_limits,
         )
         chosen = result.chosen
-        prefix_passes = plan.passes[: next(i for i, p in enumerate(plan.passes) if p.name == "quantize")]
-        passes = (*prefix_passes, *chosen.passes)
-        prefix = records[: len(prefix_passes)]
         assert chosen.model is not None
-        replaced.append((dataclasses.replace(plan, passes=passes), chosen.model, prefix + chosen.records))
+        replaced.append((dataclasses.replace(plan, passes=chosen.passes), chosen.model, chosen.records))
         results[plan.artifact.name] = result.to_dict()
     return replaced, results
 

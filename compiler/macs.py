@@ -1,4 +1,5 @@
-"""Multiply-accumulates per compute node of an ONNX model, at batch 1, from its inferred shapes.
+"""Multiply-accumulates per compute op, at batch 1: of an ONNX model (from its inferred shapes) and of a
+TFLite model (from its tensor shapes).
 
 The fallback search reports how much compute it left in float; MACs, not node counts, say what that costs.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import math
 
 from .kinds import OnnxModel
+from .tflite_inspect import TfliteSummary
 
 
 def node_macs(model: OnnxModel) -> dict[str, int]:
@@ -37,3 +39,23 @@ def _shapes(model: OnnxModel) -> dict[str, tuple[int, ...]]:
         dims = value.type.tensor_type.shape.dim
         shapes[value.name] = tuple(d.dim_value if d.HasField("dim_value") else 1 for d in dims)
     return shapes
+
+
+def tflite_macs(summary: TfliteSummary) -> dict[str, int]:
+    """MACs of every convolution, fully connected and batch matmul op, keyed by its output tensor's name
+    (the name TFLite's selective quantization denylists it by). Weight layouts are TFLite's: OHWI for
+    CONV_2D, 1HWC for DEPTHWISE_CONV_2D, (out, in) for FULLY_CONNECTED."""
+    macs: dict[str, int] = {}
+    for op in summary.ops:
+        shapes = [summary.tensors[i].shape for i in op.inputs]
+        output = summary.tensors[op.outputs[0]]
+        out = math.prod(output.shape)  # the interpreter reports a dynamic batch as 1
+        if op.name in ("CONV_2D", "CONV_3D") and len(shapes) > 1:
+            macs[output.name] = out * math.prod(shapes[1][1:])
+        elif op.name == "DEPTHWISE_CONV_2D" and len(shapes) > 1:
+            macs[output.name] = out * math.prod(shapes[1][1:-1])
+        elif op.name in ("FULLY_CONNECTED", "BATCH_MATMUL") and len(shapes) > 1:
+            macs[output.name] = out * shapes[0][-1]
+        elif op.name == "TRANSPOSE_CONV" and len(shapes) > 2:
+            macs[output.name] = math.prod(shapes[2]) * math.prod(shapes[1][:-1])
+    return macs

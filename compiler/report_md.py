@@ -50,6 +50,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             + (f" Next: `{facts['compile_command']}`." if facts["compile_command"] else "")
         )
     for name, found in report.get("search", {}).items():
+        if "skipped" in found:
+            lines += ["", f"## Fallback search for `{name}`", "", f"Not run: {found['skipped']}."]
+            continue
         lines += [
             "",
             f"## Fallback search for `{name}`",

@@ -1,23 +1,27 @@
 """Accuracy-budgeted int8: find the few layers that must stay float, and return the fastest passing artifact.
 
 Users of every quantizer ask "which layers do I exclude?"; tuners stop at the first passing model or save
-nothing when they fail. This search, for an ONNX artifact whose naive int8 breaks the budget:
-  0. tries cross-layer equalization first (no layer left in float), and continues from whichever of the
-     plain and equalized pipelines keeps more signal;
+nothing when they fail. This search, for an int8 artifact (ONNX through `quantize{exclude_nodes}`, TFLite
+through `tflite{exclude_nodes}`) whose naive int8 breaks the budget:
+  0. tries cross-layer equalization first (no layer left in float), and continues from it only when it
+     keeps clearly more signal (EQUALIZE_MIN_GAIN_DB);
   1. measures each compute op's sensitivity: how much output SQNR improves when that op alone stays float;
   2. keeps ops in float greedily, most sensitive first, until the budget holds;
   3. prunes that set: drops each kept op again if the budget still holds without it;
   4. times every passing candidate on the host runner and returns the fastest (fewest float MACs on a tie);
      when none passes, the best-effort candidate (highest accuracy, then SQNR) with a failing verdict.
-Trials re-quantize from cached calibration ranges, so each costs a QDQ insertion, not a calibration. The
-search selects on the evaluation data, which makes its reported drift optimistic: the report says so.
+The passes before the quantizing one run once per pipeline; trials re-quantize from cached calibration
+(ORT's ranges, TFLite's calibrated model), so each costs a quantization, not a calibration or conversion.
+The search selects on the evaluation data, which makes its reported drift optimistic: the report says so.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..runtimes import open_runner
@@ -25,15 +29,29 @@ from ..runtimes.timing import summarize_ms, time_runs
 from .cache import PassCache
 from .data import Dataset
 from .engine import PassRecord, run_passes
-from .kinds import Model, OnnxModel
-from .macs import node_macs
+from .kinds import Model
 from .passes.base import Context, Pass
 from .passes.equalize import Equalize
 from .passes.quantize import Quantize
+from .passes.tflite import Tflite
 from .pipeline import ArtifactPlan
 from .quiet import captured_native_output
 from .validation import gate
-from .validation.evaluate import Evaluation, RunResult, compare, run_model
+from .validation.evaluate import Evaluation, RunResult, artifact_inputs, compare, run_model
+
+SELECTIVE = (Quantize, Tflite)  # the passes whose `exclude_nodes` keeps ops in float
+EQUALIZE_MIN_GAIN_DB = 0.5  # below this, equalization's gain is calibration noise, not a fix
+
+
+def unsearchable(plan: ArtifactPlan) -> str:
+    """Why the search cannot help this artifact ('' when it can)."""
+    selective = [p for p in plan.passes if isinstance(p, SELECTIVE)]
+    if plan.precision != "int8" or not selective:
+        return "not an int8 artifact"
+    last = selective[-1]
+    if isinstance(last, Tflite) and last.io != "float32":
+        return f"the target needs integer IO (io={last.io}), so no op inside may stay float"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -95,7 +113,7 @@ class _Search:
     """The state one search carries: what to build, how to judge it, and what it has spent."""
 
     plan: ArtifactPlan
-    start: OnnxModel
+    start: Model
     ctx: Context
     cache: PassCache | None
     calibration_hash: str | None
@@ -104,9 +122,14 @@ class _Search:
     budget: tuple[float, float]
     threads: int
     limits: SearchLimits
-    macs: dict[str, int] = field(default_factory=dict)
     trials: dict[tuple[Any, ...], Trial] = field(default_factory=dict)
+    prepared: dict[tuple[str, ...], tuple[Model, list[PassRecord]]] = field(default_factory=dict)
+    costs: dict[tuple[str, ...], dict[str, int]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def selective_index(self) -> int:
+        return max(i for i, p in enumerate(self.plan.passes) if isinstance(p, SELECTIVE))
 
     def exhausted(self) -> str:
         if len(self.trials) >= self.limits.trials:
@@ -115,15 +138,32 @@ class _Search:
             return f"time budget ({self.limits.seconds:g} s)"
         return ""
 
+    def prepare(self) -> tuple[Model, list[PassRecord]]:
+        """The model the quantizing pass starts from, built once per pipeline (a conversion is not a trial)."""
+        passes = self.plan.passes[: self.selective_index]
+        key = tuple(p.spec() for p in passes)
+        if key not in self.prepared:
+            self.prepared[key] = run_passes(self.start, list(passes), self.ctx, self.cache, self.calibration_hash)
+        return self.prepared[key]
+
+    def macs(self) -> dict[str, int]:
+        """The current pipeline's candidate ops and their MACs, as its quantizing pass names them."""
+        key = tuple(p.spec() for p in self.plan.passes)
+        if key not in self.costs:
+            selective: Any = self.plan.passes[self.selective_index]
+            self.costs[key] = selective.candidates(self.prepare()[0], self.ctx)
+        return self.costs[key]
+
     def trial(self, excluded: tuple[str, ...], stage: str) -> Trial:
         nodes = tuple(sorted(excluded))
         key = (tuple(p.spec() for p in self.plan.passes), nodes)
         if key in self.trials:
             return self.trials[key]
-        passes = tuple(
-            dataclasses.replace(p, exclude_nodes=nodes) if isinstance(p, Quantize) else p for p in self.plan.passes
-        )
-        model, records = run_passes(self.start, list(passes), self.ctx, self.cache, self.calibration_hash)
+        index = self.selective_index
+        passes = list(self.plan.passes)
+        passes[index] = dataclasses.replace(passes[index], exclude_nodes=nodes)  # type: ignore[call-arg]
+        prepared, prepared_records = self.prepare()
+        model, records = run_passes(prepared, passes[index:], self.ctx, self.cache, self.calibration_hash)
         name = self.plan.artifact.name
         run = run_model(
             self.plan.artifact.runtime,
@@ -132,12 +172,14 @@ class _Search:
             self.threads,
             self.ctx.progress,
             f"{name} trial {len(self.trials) + 1}",
+            getattr(model, "layout", None),
         )
         evaluation = compare(name, self.reference, run, self.evaluation.labels)
         passed = all(c.passed for c in gate.check([evaluation], *self.budget))
-        total = sum(self.macs.values()) or 1
-        fraction = sum(self.macs.get(n, 0) for n in nodes) / total
-        self.trials[key] = Trial(passes, nodes, evaluation, passed, fraction, None, stage, model, records)
+        macs = self.macs() if nodes else {}
+        fraction = sum(macs.get(n, 0) for n in nodes) / (sum(macs.values()) or 1)
+        records = prepared_records + records
+        self.trials[key] = Trial(tuple(passes), nodes, evaluation, passed, fraction, None, stage, model, records)
         return self.trials[key]
 
     def latency(self, trial: Trial) -> float:
@@ -145,7 +187,8 @@ class _Search:
             assert trial.model is not None
             with captured_native_output():
                 runner = open_runner(self.plan.artifact.runtime, trial.model.artifact_bytes(), self.threads)
-            feeds = {name: array[:1] for name, array in self.evaluation.inputs.items()}
+            one = {name: array[:1] for name, array in self.evaluation.inputs.items()}
+            feeds = artifact_inputs(one, getattr(trial.model, "layout", None))
             time_runs(runner, feeds, 5)
             trial.latency_ms = round(summarize_ms(time_runs(runner, feeds, 30))["p50_ms"], 4)
         return trial.latency_ms
@@ -153,7 +196,7 @@ class _Search:
 
 def search(
     plan: ArtifactPlan,
-    start: OnnxModel,
+    start: Model,
     ctx: Context,
     cache: PassCache | None,
     calibration_hash: str | None,
@@ -163,63 +206,67 @@ def search(
     threads: int,
     limits: SearchLimits,
 ) -> SearchResult:
-    """Run the fallback search for one quantized ONNX artifact (see the module docstring for the steps)."""
-    prefix = [p for p in plan.passes[: _quantize_index(plan)]]
-    cleaned, _ = run_passes(start, prefix, ctx, cache, calibration_hash)
-    assert isinstance(cleaned, OnnxModel)
-    state = _Search(
-        ArtifactPlan(plan.artifact, plan.passes[len(prefix) :], plan.from_source),
-        cleaned,
-        ctx,
-        cache,
-        calibration_hash,
-        evaluation,
-        reference,
-        budget,
-        threads,
-        limits,
-        node_macs(cleaned),
-    )
-    ctx.progress.step(f"searching which layers of {plan.artifact.name} must stay float")
-    naive = state.trial((), "naive int8")
-    if not naive.passed and not any(p.name == "equalize" for p in state.plan.passes):
-        plain = state.plan
-        state.plan = dataclasses.replace(plain, passes=(Equalize(), *plain.passes))
-        equalized = state.trial((), "equalize")
-        if equalized.evaluation.drift["sqnr_db"] > naive.evaluation.drift["sqnr_db"]:
-            naive = equalized
+    """Run the fallback search for one int8 artifact (see the module docstring for the steps); the chosen
+    trial carries the artifact's whole pipeline and pass records."""
+    if unsearchable(plan):
+        raise ValueError(f"{plan.artifact.name}: {unsearchable(plan)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        if ctx.scratch is None:  # without a cache, trials still share one calibration
+            ctx = dataclasses.replace(ctx, scratch=Path(tmp))
+        state = _Search(plan, start, ctx, cache, calibration_hash, evaluation, reference, budget, threads, limits)
+        ctx.progress.step(f"searching which layers of {plan.artifact.name} must stay float")
+        naive = _naive_or_equalized(state)
+        sensitivity = [] if naive.passed else _sensitivity(state, naive)
+        _greedy_then_prune(state, [row["node"] for row in sensitivity if row["sqnr_gain_db"] is not None])
+        passing = [t for t in state.trials.values() if t.passed]
+        if passing:
+            chosen = min(passing, key=lambda t: (state.latency(t), t.float_mac_fraction))
         else:
-            state.plan = plain
-    sensitivity = [] if naive.passed else _sensitivity(state, naive)
-    _greedy_then_prune(state, [row["node"] for row in sensitivity if row["sqnr_gain_db"] is not None])
-    passing = [t for t in state.trials.values() if t.passed]
-    if passing:
-        chosen = min(passing, key=lambda t: (state.latency(t), t.float_mac_fraction))
-    else:
-        chosen = max(
-            state.trials.values(),
-            key=lambda t: (t.evaluation.accuracy or t.evaluation.drift["agreement"], t.evaluation.drift["sqnr_db"]),
-        )
-    return SearchResult(chosen, list(state.trials.values()), sensitivity, state.exhausted() or "completed")
+            chosen = max(
+                state.trials.values(),
+                key=lambda t: (
+                    t.evaluation.accuracy or t.evaluation.drift["agreement"],
+                    t.evaluation.drift["sqnr_db"],
+                ),
+            )
+        return SearchResult(chosen, list(state.trials.values()), sensitivity, state.exhausted() or "completed")
+
+
+def _naive_or_equalized(state: _Search) -> Trial:
+    """The plain int8 trial, or the equalized one when cross-layer equalization clearly helps."""
+    naive = state.trial((), "naive int8")
+    passes = state.plan.passes
+    position = next(i for i, p in enumerate(passes) if isinstance(p, SELECTIVE) or p.produces != "onnx")
+    onnx_there = passes[position - 1].produces == "onnx" if position else state.start.kind == "onnx"
+    if naive.passed or not onnx_there or any(isinstance(p, Equalize) for p in passes):
+        return naive
+    plain = state.plan
+    state.plan = dataclasses.replace(plain, passes=(*passes[:position], Equalize(), *passes[position:]))
+    equalized = state.trial((), "equalize")
+    if equalized.evaluation.drift["sqnr_db"] >= naive.evaluation.drift["sqnr_db"] + EQUALIZE_MIN_GAIN_DB:
+        return equalized
+    state.plan = plain
+    return naive
 
 
 def _sensitivity(state: _Search, naive: Trial) -> list[dict[str, Any]]:
     """Output-SQNR gain when each compute op alone stays float, most sensitive first (None: not measured)."""
     rows = []
-    for node in state.macs:
+    macs = state.macs()
+    for node in macs:
         if state.exhausted():
-            rows.append({"node": node, "macs": state.macs[node], "sqnr_gain_db": None})
+            rows.append({"node": node, "macs": macs[node], "sqnr_gain_db": None})
             continue
         alone = state.trial((node,), "sensitivity")
         gain = alone.evaluation.drift["sqnr_db"] - naive.evaluation.drift["sqnr_db"]
-        rows.append({"node": node, "macs": state.macs[node], "sqnr_gain_db": round(gain, 3)})
+        rows.append({"node": node, "macs": macs[node], "sqnr_gain_db": round(gain, 3)})
     return sorted(rows, key=lambda r: (r["sqnr_gain_db"] is None, -(r["sqnr_gain_db"] or 0.0), r["macs"]))
 
 
 def _greedy_then_prune(state: _Search, ranking: list[str]) -> None:
     kept: list[str] = []
     for node in ranking:
-        if state.exhausted() or len(kept) + 1 >= len(state.macs):  # all-float is not an int8 artifact
+        if state.exhausted() or len(kept) + 1 >= len(state.macs()):  # all-float is not an int8 artifact
             return
         kept.append(node)
         if state.trial(tuple(kept), "greedy").passed:
@@ -232,7 +279,3 @@ def _greedy_then_prune(state: _Search, ranking: list[str]) -> None:
         without = tuple(n for n in kept if n != node)
         if without and state.trial(without, "prune").passed:
             kept.remove(node)
-
-
-def _quantize_index(plan: ArtifactPlan) -> int:
-    return next(i for i, p in enumerate(plan.passes) if p.name == "quantize")

@@ -40,6 +40,9 @@ def summarize(result: Any) -> str:
             f"{accuracy_text}agreement {100 * ev['drift']['agreement']:.2f}%, SQNR {sqnr:.1f} dB"
         )
     for name, found in report.get("search", {}).items():
+        if "skipped" in found:
+            lines.append(f"  search {name}: not run: {found['skipped']}")
+            continue
         chosen = found["chosen"]
         kept = ", ".join(chosen["float_nodes"]) or "none"
         lines.append(

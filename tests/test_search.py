@@ -12,8 +12,11 @@ from edgec.compiler.kinds import OnnxModel
 from edgec.compiler.macs import node_macs
 from edgec.compiler.passes.cleanup import Cleanup
 from edgec.compiler.passes.equalize import Equalize
-from edgec.compiler.search import SearchLimits
+from edgec.compiler.pipeline import Overrides, plan_artifacts
+from edgec.compiler.search import SearchLimits, unsearchable
+from edgec.compiler.tflite_inspect import inspect_tflite
 from edgec.runtimes.onnxruntime_runner import OnnxRuntimeRunner
+from edgec.targets.profile import load_profile
 
 
 def _compile(name, digits_npz, tmp_path, cache, **options):
@@ -50,12 +53,37 @@ def test_sensitive_head_keeps_only_the_classifier_float(digits_npz, tmp_path, se
     assert "## Fallback search for `onnx`" in (result.path / "report.md").read_text()
 
 
+def test_tflite_search_keeps_only_the_classifier_float_and_formats_agree(digits_npz, tmp_path, session_cache):
+    result = _compile("make_sensitive_head_digits", digits_npz, tmp_path, session_cache, target="rpi4")
+    found = result.report["search"]["tflite"]
+    assert not found["trials"][0]["passed"] and found["trials"][0]["accuracy_drop_points"] > 50
+    assert result.passed and found["passed"] and found["chosen"]["float_mac_fraction"] < 0.2
+    (kept,) = found["chosen"]["float_nodes"]
+    assert found["sensitivity"][0]["node"] == kept
+    tflite = next(a for a in result.report["artifacts"] if a["file"].endswith(".tflite"))
+    assert tflite["evaluation"]["accuracy_drop_points"] <= 1.0
+    summary = inspect_tflite((result.path / tflite["file"]).read_bytes())
+    float_ops = [op.name for op in summary.ops if summary.tensors[op.outputs[0]].dtype == "float32"]
+    assert sorted(float_ops) == ["DEQUANTIZE", "FULLY_CONNECTED"]  # every conv stays int8
+    (pair,) = result.report["cross_format"]
+    assert pair["agreement"] >= 0.98
+
+
+def test_the_search_refuses_what_integer_io_targets_cannot_run():
+    (coral,) = plan_artifacts(load_profile("coral-edgetpu"), Overrides())
+    assert "integer IO (io=uint8)" in unsearchable(coral)
+    rpi4 = plan_artifacts(load_profile("rpi4"), Overrides())
+    assert [unsearchable(plan) for plan in rpi4] == ["", ""]
+    floats = plan_artifacts(load_profile("rpi4"), Overrides(quantize=False))
+    assert {unsearchable(plan) for plan in floats} == {"not an int8 artifact"}
+
+
 def test_activation_outlier_is_fixed_by_equalization_with_everything_int8(digits_npz, tmp_path, session_cache):
     result = _compile("make_outlier_digits", digits_npz, tmp_path, session_cache)
     found = _search(result)
     assert not found["trials"][0]["passed"] and found["trials"][0]["accuracy_drop_points"] > 1.0
     assert result.passed and found["chosen"]["float_nodes"] == [] and found["chosen"]["float_mac_fraction"] == 0
-    assert found["chosen"]["pipeline"] == "equalize,quantize"
+    assert found["chosen"]["pipeline"] == "cleanup,equalize,quantize"
     assert "equalize" in result.report["artifacts"][0]["pipeline"]
 
 

@@ -9,7 +9,7 @@ import torch
 
 from conftest import make_context
 from edgec.compiler.data import Dataset
-from edgec.compiler.errors import ToolchainError
+from edgec.compiler.errors import InputError, ToolchainError
 from edgec.compiler.kinds import TorchModel
 from edgec.compiler.passes.onnx_to_tf import OnnxToTf
 from edgec.compiler.passes.tflite import Tflite
@@ -79,6 +79,24 @@ def test_verification_catches_an_artifact_that_stayed_float(lowered):
 def test_integer_io_needs_full_integer_mode():
     with pytest.raises(ValueError, match="io=int8 needs mode=int8"):
         Tflite(mode="dynamic", io="int8")
+    with pytest.raises(ValueError, match="exclude_nodes needs mode=int8 with io=float32"):
+        Tflite(mode="int8", io="int8", exclude_nodes=("x",))
+
+
+def test_selective_quantization_keeps_exactly_the_named_op_float(tiny_tf, calibration, reference):
+    ctx = make_context(calibration)
+    candidates = Tflite().candidates(tiny_tf, ctx)
+    assert sorted(candidates.values()) == [8 * 8 * 8 * 9, 512 * 10]  # the 3x3 conv to 8 channels; the linear
+    kept = min(candidates, key=candidates.get)
+    artifact = Tflite(exclude_nodes=(kept,)).run(tiny_tf, ctx).model
+    summary = artifact.summary
+    computed = {summary.tensors[op.outputs[0]].name: op.name for op in summary.ops}
+    float_ops = {op.name for op in summary.ops if summary.tensors[op.outputs[0]].dtype == "float32"}
+    assert "DEQUANTIZE" in float_ops and float_ops - {"DEQUANTIZE"} == {computed[n] for n in computed if kept in n}
+    run = run_model("litert", artifact.flatbuffer, calibration, 1, Progress(False), "selective", artifact.layout)
+    assert metrics.sqnr_db(reference.outputs, run.outputs) > 20
+    with pytest.raises(InputError, match="no op outputs a tensor named 'nope'"):
+        Tflite(exclude_nodes=("nope",)).run(tiny_tf, ctx)
 
 
 def test_onnx_to_tf_never_reaches_the_network(monkeypatch):

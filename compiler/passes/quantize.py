@@ -19,6 +19,7 @@ import numpy as np
 from ..data import Dataset
 from ..errors import InputError, ToolchainError, require
 from ..kinds import Model, OnnxModel
+from ..macs import node_macs
 from ..quiet import quiet_loggers
 from .base import Context, Pass, PassResult
 
@@ -93,6 +94,10 @@ class Quantize(Pass):
                 os.replace(fresh_ranges, ranges)  # atomic: a torn ranges file is never read
             output = OnnxModel(onnx.load(target))
         return PassResult(output, modified=True, details=_qdq_summary(output))
+
+    def candidates(self, model: OnnxModel, ctx: Context) -> dict[str, int]:
+        """The compute nodes `exclude_nodes` can keep in float, with their MACs."""
+        return node_macs(model)
 
     def _ranges_path(self, model: OnnxModel, ctx: Context) -> str | None:
         """Where this model's calibration ranges are kept, so re-quantizing with other exclusions (the

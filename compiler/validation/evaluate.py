@@ -54,9 +54,7 @@ def run_model(
 ) -> RunResult:
     """Run every sample; with a layout, each input is fed in the artifact's own layout and under its own name,
     and the first output is brought back to the baseline's layout for comparison."""
-    inputs = data.inputs
-    if layout is not None:
-        inputs = {artifact_name: np.transpose(data.inputs[name], perm) for name, artifact_name, perm in layout.inputs}
+    inputs = artifact_inputs(data.inputs, layout)
     try:
         with captured_native_output():  # LiteRT announces its XNNPACK delegate on stderr
             runner = open_runner(runtime, model, threads=threads)
@@ -68,6 +66,13 @@ def run_model(
     if layout is not None and layout.outputs and first.ndim == len(layout.outputs[0]):
         first = np.transpose(first, layout.outputs[0])
     return RunResult(first, runner.runtime, runner.version, runner.threads)
+
+
+def artifact_inputs(inputs: dict[str, np.ndarray], layout: IoLayout | None) -> dict[str, np.ndarray]:
+    """Baseline-layout inputs as the artifact takes them: under its own names, in its own axis order."""
+    if layout is None:
+        return inputs
+    return {artifact_name: np.transpose(inputs[name], perm) for name, artifact_name, perm in layout.inputs}
 
 
 def cross_format(a: tuple[str, RunResult], b: tuple[str, RunResult]) -> dict[str, Any]:
