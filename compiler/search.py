@@ -241,10 +241,13 @@ def _naive_or_equalized(state: _Search) -> Trial:
     if naive.passed or not onnx_there or any(isinstance(p, Equalize) for p in passes):
         return naive
     plain = state.plan
-    state.plan = dataclasses.replace(plain, passes=(*passes[:position], Equalize(), *passes[position:]))
-    equalized = state.trial((), "equalize")
-    if equalized.evaluation.drift["sqnr_db"] >= naive.evaluation.drift["sqnr_db"] + EQUALIZE_MIN_GAIN_DB:
-        return equalized
+    before = [*passes[:position], Equalize()]
+    _, records = run_passes(state.start, before, state.ctx, state.cache, state.calibration_hash)
+    if records[-1].modified:  # without an equalizable pair it is the naive model again: no trial
+        state.plan = dataclasses.replace(plain, passes=(*before, *passes[position:]))
+        equalized = state.trial((), "equalize")
+        if equalized.evaluation.drift["sqnr_db"] >= naive.evaluation.drift["sqnr_db"] + EQUALIZE_MIN_GAIN_DB:
+            return equalized
     state.plan = plain
     return naive
 

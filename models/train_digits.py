@@ -8,6 +8,7 @@ The eval split is held out from training entirely; nothing is tuned on it.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -66,10 +67,9 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
 
 
-def train(x: np.ndarray, y: np.ndarray) -> nn.Module:
+def train(x: np.ndarray, y: np.ndarray, model: nn.Module) -> nn.Module:
     """Adam + cosine schedule with shift augmentation; BN trains in train mode so its running stats are real."""
     generator = torch.Generator().manual_seed(SEED)
-    model = DigitsCNN()
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     steps = EPOCHS * -(-len(x) // BATCH_SIZE)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=LEARNING_RATE, total_steps=steps)
@@ -92,24 +92,29 @@ def train(x: np.ndarray, y: np.ndarray) -> nn.Module:
     return model.eval()
 
 
-def save_weights(model: nn.Module) -> None:
+def save_weights(model: nn.Module, path: Path) -> None:
     """state_dict as a plain npz of arrays: loadable with allow_pickle=False, no code in the file."""
     state = {key: value.detach().cpu().numpy() for key, value in model.state_dict().items()}
-    np.savez_compressed(WEIGHTS_PATH, **state)
+    np.savez_compressed(path, **state)
+
+
+def deterministic() -> None:
+    """Seeded, single-threaded, deterministic kernels: a rerun on the same torch build gives the same weights."""
+    torch.manual_seed(SEED)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
 
 
 def main() -> None:
     """Write the data file, train, save the weights, and check the shipped weights reload identically."""
-    torch.manual_seed(SEED)
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    deterministic()
     started = time.perf_counter()
     write_data()
     x_train, y_train = load_split("train")
     x_eval, y_eval = load_split("eval")
     print(f"digits: train {len(x_train)}, calib {len(load_split('calib')[0])}, eval {len(x_eval)} samples")
-    model = train(x_train, y_train)
-    save_weights(model)
+    model = train(x_train, y_train, DigitsCNN())
+    save_weights(model, WEIGHTS_PATH)
     train_acc, eval_acc = accuracy(model, x_train, y_train), accuracy(model, x_eval, y_eval)
     params = sum(p.numel() for p in model.parameters())
     print(f"DigitsCNN: {params} parameters; train accuracy {train_acc:.4f}, eval accuracy {eval_acc:.4f}")

@@ -42,7 +42,7 @@ def test_scheme_follows_the_options(tiny_onnx, calibration, activations, expecte
     assert inits[conv_weight_dq.input[0]].dtype == np.int8
 
 
-@pytest.mark.parametrize("method", ["minmax", "percentile", "entropy"])
+@pytest.mark.parametrize("method", ["minmax", "percentile", "entropy", "mse"])
 def test_every_calibration_method_stays_close_to_float(tiny_onnx, calibration, tiny_data, method):
     model, _ = tiny_onnx
     result = Quantize(calibration=method).run(model, make_context(calibration))

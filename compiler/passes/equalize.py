@@ -1,10 +1,13 @@
-"""Cross-layer equalization (Nagel et al., "Data-Free Quantization", 2019) for Conv -> Relu -> Conv chains.
+"""Cross-layer equalization (Nagel et al., "Data-Free Quantization", 2019) for Conv -> Relu -> Conv chains,
+also through MaxPool (Conv -> Relu -> MaxPool -> Conv).
 
-ReLU is positive-homogeneous, so scaling output channel i of the first conv by 1/s_i and input channel i of
-the second by s_i leaves the float function unchanged. Choosing s_i = sqrt(r1_i / r2_i), with r the
-per-channel weight ranges, makes both convs' ranges equal per channel: a channel whose weights (and hence
-activations) are 100x larger than the rest no longer sets the per-tensor int8 scale for all of them.
-Applies to plain and depthwise second convs; other patterns (Clip/ReLU6, branches) are left alone.
+ReLU and max-pooling are positive-homogeneous per channel, so scaling output channel i of the first conv by
+1/s_i and input channel i of the second by s_i leaves the float function unchanged. Choosing
+s_i = sqrt(r1_i / r2_i), with r the per-channel weight ranges, makes both convs' ranges equal per channel:
+a channel whose weights (and hence activations) are 100x larger than the rest no longer sets the per-tensor
+int8 scale for all of them. A conv in two pairs is swept until its scales settle.
+Applies to plain and depthwise second convs. Clip/ReLU6 is left alone: its fixed ceiling does not scale, so
+equalizing through it would change the float function.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ class Equalize(Pass):
         graph = proto.graph
         weights = {init.name: init for init in graph.initializer}
         pairs = _conv_relu_conv(graph, weights)
-        for first, second in pairs:
-            _equalize(first, second, weights, onnx.numpy_helper)
+        for _ in range(MAX_SWEEPS):  # a conv in two pairs is rescaled by both: sweep until the scales settle
+            if max((_equalize(a, b, weights, onnx.numpy_helper) for a, b in pairs), default=0.0) < SETTLED:
+                break
         return PassResult(
             OnnxModel(proto), modified=bool(pairs), details={"pairs": [f"{a.name}->{b.name}" for a, b in pairs]}
         )
@@ -49,24 +53,33 @@ def _conv_relu_conv(graph: Any, weights: dict[str, Any]) -> list[tuple[Any, Any]
     outputs = {o.name for o in graph.output}
     pairs = []
     for conv in graph.node:
-        if conv.op_type != "Conv" or _group(conv) != 1 or conv.input[1] not in weights:
+        if conv.op_type != "Conv" or conv_group(conv) != 1 or conv.input[1] not in weights:
             continue
         relus = consumers.get(conv.output[0], [])
         if len(relus) != 1 or relus[0].op_type != "Relu" or conv.output[0] in outputs:
             continue
-        nexts = consumers.get(relus[0].output[0], [])
+        between = relus[0]
+        nexts = consumers.get(between.output[0], [])
+        while len(nexts) == 1 and nexts[0].op_type == "MaxPool" and between.output[0] not in outputs:
+            between = nexts[0]
+            nexts = consumers.get(between.output[0], [])
         if len(nexts) != 1 or nexts[0].op_type != "Conv" or nexts[0].input[1] not in weights:
             continue
-        if relus[0].output[0] in outputs or _group(nexts[0]) not in (1, _channels(weights, conv)):
+        if between.output[0] in outputs or conv_group(nexts[0]) not in (1, _channels(weights, conv)):
             continue
         pairs.append((conv, nexts[0]))
     return pairs
 
 
-def _equalize(first: Any, second: Any, weights: dict[str, Any], numpy_helper: Any) -> None:
+MAX_SWEEPS = 50
+SETTLED = 1e-6  # largest |log scale| of a sweep below which equalization has converged
+
+
+def _equalize(first: Any, second: Any, weights: dict[str, Any], numpy_helper: Any) -> float:
+    """Equalize one pair in place; returns how far it moved (the largest |log| of its per-channel scales)."""
     w1 = numpy_helper.to_array(weights[first.input[1]]).astype(np.float64)
     w2 = numpy_helper.to_array(weights[second.input[1]]).astype(np.float64)
-    depthwise = _group(second) > 1
+    depthwise = conv_group(second) > 1
     r1 = np.abs(w1).reshape(w1.shape[0], -1).max(axis=1)
     r2 = np.abs(w2).reshape(w2.shape[0], -1).max(axis=1) if depthwise else np.abs(w2).max(axis=(0, 2, 3))
     scale = np.sqrt(np.where((r1 > 0) & (r2 > 0), r1 / np.where(r2 > 0, r2, 1), 1.0))
@@ -80,6 +93,7 @@ def _equalize(first: Any, second: Any, weights: dict[str, Any], numpy_helper: An
     if len(first.input) > 2 and first.input[2] in weights:
         bias = numpy_helper.to_array(weights[first.input[2]]).astype(np.float64) / scale
         _store(weights[first.input[2]], bias, numpy_helper)
+    return float(np.abs(np.log(scale)).max(initial=0.0))
 
 
 def _store(tensor: Any, values: np.ndarray, numpy_helper: Any) -> None:
@@ -87,7 +101,8 @@ def _store(tensor: Any, values: np.ndarray, numpy_helper: Any) -> None:
     tensor.CopyFrom(numpy_helper.from_array(values.astype(dtype), tensor.name))
 
 
-def _group(node: Any) -> int:
+def conv_group(node: Any) -> int:
+    """A Conv node's group count (1 unless set)."""
     return next((a.i for a in node.attribute if a.name == "group"), 1)
 
 

@@ -7,7 +7,9 @@ report both show exactly which scheme was used. ORT's `extra_options` string dic
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -16,14 +18,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..bias_correction import correct_biases
 from ..data import Dataset
 from ..errors import InputError, ToolchainError, require
 from ..kinds import Model, OnnxModel
 from ..macs import node_macs
+from ..mse_ranges import mse_ranges
 from ..quiet import quiet_loggers
 from .base import Context, Pass, PassResult
 
-CALIBRATIONS = ("minmax", "percentile", "entropy")
+CALIBRATIONS = ("minmax", "percentile", "entropy", "mse")
 DTYPES = ("int8", "uint8")
 
 
@@ -43,6 +47,7 @@ class Quantize(Pass):
     percentile: float = 99.999
     batch_size: int = 16
     exclude_nodes: tuple[str, ...] = ()
+    bias_correction: bool = False
 
     def __post_init__(self) -> None:
         if self.calibration not in CALIBRATIONS:
@@ -52,6 +57,8 @@ class Quantize(Pass):
                 raise ValueError(f"{option} must be int8 or uint8, got {getattr(self, option)!r}")
         if not 0 < self.percentile <= 100 or self.batch_size < 1:
             raise ValueError("percentile must be in (0, 100] and batch_size >= 1")
+        if self.bias_correction and self.weights != "int8":
+            raise ValueError("bias_correction models symmetric int8 weights; it needs weights=int8")
 
     def run(self, model: Model, ctx: Context) -> PassResult:
         assert isinstance(model, OnnxModel)
@@ -60,26 +67,35 @@ class Quantize(Pass):
         quantization = require("onnxruntime.quantization", extra="compiler")
         onnx = require("onnx")
         types = {"int8": quantization.QuantType.QInt8, "uint8": quantization.QuantType.QUInt8}
-        methods = {
+        methods = {  # mse ranges are ours, handed to ORT as MinMax ranges
             "minmax": quantization.CalibrationMethod.MinMax,
             "percentile": quantization.CalibrationMethod.Percentile,
             "entropy": quantization.CalibrationMethod.Entropy,
+            "mse": quantization.CalibrationMethod.MinMax,
         }
         batch = self.batch_size if isinstance(model.inputs[0].batch, str) else 1
         ranges = self._ranges_path(model, ctx)
+        corrected: list[str] = []
         with (
             tempfile.TemporaryDirectory() as tmp,
             ctx.progress.counter("calibrating", len(ctx.calibration)) as counter,
-            quiet_loggers(""),  # ORT's quantizer warns through the root logger
+            quiet_loggers(""),  # ORT's quantizer warns through the root logger ...
+            contextlib.redirect_stdout(io.StringIO()),  # ... and its entropy calibrator print()s
         ):
+            if self.bias_correction:
+                model, corrected = correct_biases(
+                    model, ctx.calibration, batch, self.per_channel, self.reduce_range, self.exclude_nodes, _ignore
+                )
             source, target = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
             onnx.save(model.proto, source)
             fresh_ranges = os.path.join(tmp, "ranges.json")
             reuse = ranges is not None and _readable_json(ranges)
+            if self.calibration == "mse" and not reuse:
+                _save_ranges(mse_ranges(model, ctx.calibration, batch, counter.update), fresh_ranges, quantization)
             quantization.quantize_static(
                 source,
                 target,
-                None if reuse else _Reader(ctx.calibration, batch, counter),
+                None if reuse or self.calibration == "mse" else _Reader(ctx.calibration, batch, counter),
                 quant_format=quantization.QuantFormat.QDQ,
                 per_channel=self.per_channel,
                 reduce_range=self.reduce_range,
@@ -93,7 +109,10 @@ class Quantize(Pass):
             if ranges is not None and not reuse:
                 os.replace(fresh_ranges, ranges)  # atomic: a torn ranges file is never read
             output = OnnxModel(onnx.load(target))
-        return PassResult(output, modified=True, details=_qdq_summary(output))
+        details = _qdq_summary(output)
+        if self.bias_correction:
+            details["bias_corrected"] = corrected
+        return PassResult(output, modified=True, details=details)
 
     def candidates(self, model: OnnxModel, ctx: Context) -> dict[str, int]:
         """The compute nodes `exclude_nodes` can keep in float, with their MACs."""
@@ -101,10 +120,13 @@ class Quantize(Pass):
 
     def _ranges_path(self, model: OnnxModel, ctx: Context) -> str | None:
         """Where this model's calibration ranges are kept, so re-quantizing with other exclusions (the
-        fallback search) reuses them instead of calibrating again. Keyed by all that changes the ranges."""
+        fallback search) reuses them instead of calibrating again. Keyed by all that changes the ranges but
+        the exclusions: with bias correction, keeping a conv float (uncorrected) moves its outputs' ranges by
+        the small shift correction would have applied, which the shared ranges accept."""
         if ctx.scratch is None or ctx.calibration is None:
             return None
-        material = f"{model.fingerprint}:{ctx.calibration.sha256}:{self.calibration}:{self.percentile}:{_ort_version()}"
+        scheme = f"{self.calibration}:{self.percentile}:{self.bias_correction}"
+        material = f"{model.fingerprint}:{ctx.calibration.sha256}:{scheme}:{_ort_version()}"
         return str(ctx.scratch / f"ranges-{hashlib.sha256(material.encode()).hexdigest()}.json")
 
     def _extra_options(self) -> dict[str, Any]:
@@ -134,6 +156,17 @@ class _Reader:
 
 
 COMPUTE_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+
+
+def _ignore(_: int) -> None:
+    """Bias correction's statistics pass is not calibration progress."""
+
+
+def _save_ranges(ranges: dict[str, tuple[float, float]], path: str, quantization: Any) -> None:
+    """Write our ranges where quantize_static reads a calibration cache (as MinMax ranges)."""
+    calibrate = require("onnxruntime.quantization.calibrate")
+    data = {name: (np.array([lo], np.float32), np.array([hi], np.float32)) for name, (lo, hi) in ranges.items()}
+    calibrate.save_tensors_data(calibrate.TensorsData(quantization.CalibrationMethod.MinMax, data), path)
 
 
 def _ort_version() -> str:

@@ -34,7 +34,8 @@ class TorchToOnnx(Pass):
         torch = require("torch")
         require("onnxscript")
         details: dict[str, Any] = {}
-        with warnings.catch_warnings(), quiet_loggers("torch.onnx"):  # it logs every absent torchvision op
+        # torch.onnx logs every absent torchvision op, onnxscript's folder every multi-output op it skips
+        with warnings.catch_warnings(), quiet_loggers("torch.onnx", "onnxscript"):
             warnings.simplefilter("ignore")
             if isinstance(model.module, torch.jit.ScriptModule):
                 proto = self._export_torchscript(torch, model)
