@@ -3,13 +3,13 @@
 Rounding a conv's weights to int8 changes W into W + dW, which shifts each output channel's mean by
 sum(dW * E[x]): small per weight, systematic per channel, and large for depthwise convs whose few weights
 per channel round coarsely. Subtracting that shift from the float bias before quantization cancels it. dW
-is computed exactly as ONNX Runtime will quantize (symmetric int8, per channel or per tensor, 127 or 64
-levels), and E[x] per input channel is measured on the calibration data.
+is computed as ONNX Runtime will quantize (symmetric int8 with 127 or, reduced, 64 levels each side; or
+asymmetric uint8 over a zero-including range; per channel or per tensor), and E[x] per input channel is
+measured on the calibration data. Convs only: the depthwise-heavy case it is for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,25 +23,24 @@ from .passes.equalize import conv_group
 
 def correct_biases(
     model: OnnxModel,
-    data: Dataset,
-    batch: int,
+    means: dict[str, np.ndarray],
+    weights_dtype: str,
     per_channel: bool,
     reduce_range: bool,
     skip: tuple[str, ...],
-    on_batch: Callable[[int], None],
 ) -> tuple[OnnxModel, list[str]]:
-    """A copy of `model` whose Conv biases absorb the int8 weight-rounding shift; also the corrected nodes."""
+    """A copy of `model` whose Conv biases absorb the weight-rounding shift; also the corrected nodes.
+    `means` are conv_input_means of the same model; convs in `skip` stay float, so they are not corrected."""
     onnx = require("onnx")
     proto = onnx.ModelProto()
     proto.CopyFrom(model.proto)
     weights = {init.name: init for init in proto.graph.initializer}
-    convs = [n for n in proto.graph.node if n.op_type == "Conv" and n.input[1] in weights and n.name not in skip]
-    means = _input_means(model, data, batch, sorted({c.input[0] for c in convs}), on_batch)
-    qmax = 64 if reduce_range else 127
+    convs = [n for n in _convs(proto, weights) if n.name not in skip]
     corrected = []
     for conv in convs:
         w = onnx.numpy_helper.to_array(weights[conv.input[1]]).astype(np.float64)
-        shift = _mean_shift(w, _rounded(w, qmax, per_channel) - w, means[conv.input[0]], conv_group(conv))
+        rounded = _rounded(w, weights_dtype, reduce_range, per_channel)
+        shift = _mean_shift(w, rounded - w, means[conv.input[0]], conv_group(conv))
         if not np.any(shift):
             continue
         _set_bias(proto, conv, weights, shift, onnx)
@@ -49,9 +48,11 @@ def correct_biases(
     return OnnxModel(proto), corrected
 
 
-def _input_means(
-    model: OnnxModel, data: Dataset, batch: int, names: list[str], on_batch: Callable[[int], None]
-) -> dict[str, np.ndarray]:
+def conv_input_means(model: OnnxModel, data: Dataset, batch: int) -> dict[str, np.ndarray]:
+    """Per-channel mean of every conv's input over `data`: the float statistics correction needs, the same
+    whichever convs a trial keeps float, so a search can compute them once."""
+    weights = {init.name for init in model.proto.graph.initializer}
+    names = sorted({n.input[0] for n in _convs(model.proto, weights)})
     sums: dict[str, np.ndarray] = {}
     count = 0
     for values in stream(model, data, names, batch):
@@ -59,14 +60,27 @@ def _input_means(
             per_channel = array.astype(np.float64).sum(axis=(0, *range(2, array.ndim)))
             sums[name] = sums.get(name, 0) + per_channel / np.prod(array.shape[2:])
         count += len(next(iter(values.values()), []))
-        on_batch(len(next(iter(values.values()), [])))
     return {name: total / max(count, 1) for name, total in sums.items()}
 
 
-def _rounded(w: np.ndarray, qmax: int, per_channel: bool) -> np.ndarray:
-    absmax = np.abs(w).reshape(w.shape[0], -1).max(axis=1) if per_channel else np.array([np.abs(w).max()])
-    scale = np.where(absmax > 0, absmax / qmax, 1.0).reshape(-1, *([1] * (w.ndim - 1)))
-    return np.clip(np.round(w / scale), -qmax, qmax) * scale
+def _convs(proto: Any, weights: Any) -> list[Any]:
+    return [n for n in proto.graph.node if n.op_type == "Conv" and n.input[1] in weights]
+
+
+def _rounded(w: np.ndarray, dtype: str, reduce_range: bool, per_channel: bool) -> np.ndarray:
+    """W after ORT's weight quantization and dequantization."""
+    rows = w.reshape(w.shape[0], -1) if per_channel else w.reshape(1, -1)
+    shape = (-1, *([1] * (w.ndim - 1)))
+    if dtype == "int8":  # symmetric
+        qmax = 64 if reduce_range else 127
+        absmax = np.abs(rows).max(axis=1)
+        scale = np.where(absmax > 0, absmax / qmax, 1.0).reshape(shape)
+        return np.clip(np.round(w / scale), -qmax, qmax) * scale
+    qmax = 127 if reduce_range else 255  # uint8: asymmetric over a range that contains zero
+    low, high = np.minimum(rows.min(axis=1), 0.0), np.maximum(rows.max(axis=1), 0.0)
+    scale = np.where(high > low, (high - low) / qmax, 1.0).reshape(shape)
+    zero = np.round(-low.reshape(shape) / scale)
+    return (np.clip(np.round(w / scale) + zero, 0, qmax) - zero) * scale
 
 
 def _mean_shift(w: np.ndarray, dw: np.ndarray, mean: np.ndarray, group: int) -> np.ndarray:
