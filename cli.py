@@ -63,7 +63,9 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 @click.option("--trust-pickle", is_flag=True, help="Allow loading pickled nn.Modules (runs their code).")
 @click.option("--no-quantize", is_flag=True, help="Float build: drop the quantize pass.")
 @click.option(
-    "--calibration", type=click.Choice(["minmax", "percentile", "entropy"]), help="Calibration method [the profile's]."
+    "--calibration",
+    type=click.Choice(["minmax", "percentile", "entropy", "mse"]),
+    help="Calibration method [the profile's].",
 )
 @click.option("--pipeline", help="Pass pipeline, e.g. 'cleanup{method=ort},quantize{calibration=entropy}'.")
 @click.option("--max-drop", type=float, help="Allowed top-1 drop in points [the profile's].")
