@@ -67,6 +67,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             "|---|---|---|",
         ]
         lines += [f"| `{row['node']}` | {row['macs']} | {_num(row['sqnr_gain_db'])} |" for row in found["sensitivity"]]
+        lines += _tensor_sqnr_lines(found.get("tensor_sqnr", []))
         lines += [
             "",
             "| stage | float nodes | passed | drop (points) | agreement | SQNR dB | float MACs | p50 ms |",
@@ -144,3 +145,14 @@ def _num(value: Any) -> str:
     if value is None:
         return "-"
     return str(value) if isinstance(value, str) else f"{value:.3f}"
+
+
+def _tensor_sqnr_lines(rows: list[dict[str, Any]], shown: int = 12) -> list[str]:
+    """Where naive int8 loses signal, in graph order; long graphs show only their lowest-SQNR tensors."""
+    if not rows:
+        return []
+    lowest = {r["tensor"] for r in sorted(rows, key=lambda r: r["sqnr_db"])[:shown]}
+    note = "" if len(rows) <= shown else f" (the {shown} lowest of {len(rows)})"
+    lines = ["", f"Per-tensor SQNR of naive int8 against float, in graph order{note}:", "", "| tensor | SQNR dB |"]
+    lines.append("|---|---|")
+    return lines + [f"| `{r['tensor']}` | {r['sqnr_db']:.2f} |" for r in rows if r["tensor"] in lowest]

@@ -29,7 +29,7 @@ from ..runtimes.timing import summarize_ms, time_runs
 from .cache import PassCache
 from .data import Dataset
 from .engine import PassRecord, run_passes
-from .kinds import Model
+from .kinds import Model, OnnxModel
 from .passes.base import Context, Pass
 from .passes.equalize import Equalize
 from .passes.quantize import Quantize
@@ -38,6 +38,7 @@ from .pipeline import ArtifactPlan
 from .quiet import captured_native_output
 from .validation import gate
 from .validation.evaluate import Evaluation, RunResult, artifact_inputs, compare, run_model
+from .validation.tensor_error import tensor_sqnr
 
 SELECTIVE = (Quantize, Tflite)  # the passes whose `exclude_nodes` keeps ops in float
 EQUALIZE_MIN_GAIN_DB = 0.5  # below this, equalization's gain is calibration noise, not a fix
@@ -95,6 +96,7 @@ class SearchResult:
     trials: list[Trial]
     sensitivity: list[dict[str, Any]]
     stopped_by: str
+    tensor_sqnr: list[dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +104,7 @@ class SearchResult:
             "passed": self.chosen.passed,
             "stopped_by": self.stopped_by,
             "sensitivity": self.sensitivity,
+            "tensor_sqnr": self.tensor_sqnr,
             "trials": [t.to_dict() for t in self.trials],
             "note": "candidates were selected on the evaluation data, so their drift is optimistic; "
             "confirm on a held-out set",
@@ -216,6 +219,7 @@ def search(
         state = _Search(plan, start, ctx, cache, calibration_hash, evaluation, reference, budget, threads, limits)
         ctx.progress.step(f"searching which layers of {plan.artifact.name} must stay float")
         naive = _naive_or_equalized(state)
+        tensors = _tensor_sqnr(state, naive)
         sensitivity = [] if naive.passed else _sensitivity(state, naive)
         _greedy_then_prune(state, [row["node"] for row in sensitivity if row["sqnr_gain_db"] is not None])
         passing = [t for t in state.trials.values() if t.passed]
@@ -229,7 +233,8 @@ def search(
                     t.evaluation.drift["sqnr_db"],
                 ),
             )
-        return SearchResult(chosen, list(state.trials.values()), sensitivity, state.exhausted() or "completed")
+        stopped = state.exhausted() or "completed"
+        return SearchResult(chosen, list(state.trials.values()), sensitivity, stopped, tensors)
 
 
 def _naive_or_equalized(state: _Search) -> Trial:
@@ -250,6 +255,15 @@ def _naive_or_equalized(state: _Search) -> Trial:
             return equalized
     state.plan = plain
     return naive
+
+
+def _tensor_sqnr(state: _Search, naive: Trial) -> list[dict[str, Any]]:
+    """Where the naive int8 error enters, tensor by tensor (ONNX QDQ models: ORT's debugging utilities)."""
+    if not isinstance(state.plan.passes[state.selective_index], Quantize) or state.ctx.calibration is None:
+        return []
+    prepared = state.prepare()[0]
+    assert isinstance(prepared, OnnxModel) and isinstance(naive.model, OnnxModel)
+    return tensor_sqnr(prepared, naive.model, state.ctx.calibration)
 
 
 def _sensitivity(state: _Search, naive: Trial) -> list[dict[str, Any]]:

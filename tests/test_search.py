@@ -47,6 +47,8 @@ def test_sensitive_head_keeps_only_the_classifier_float(digits_npz, tmp_path, se
     assert result.passed and found["passed"]
     assert found["chosen"]["float_nodes"] == ["node_linear"] and found["chosen"]["float_mac_fraction"] < 0.2
     assert found["sensitivity"][0]["node"] == "node_linear"  # ranked most sensitive
+    *features, logits = found["tensor_sqnr"]  # where the error enters: only at the classifier's output
+    assert logits["sqnr_db"] < 5 and min(t["sqnr_db"] for t in features) > 25 and len(features) >= 5
     (artifact,) = result.report["artifacts"]
     assert artifact["quantization"]["float_compute_ops"] == ["node_linear"]
     assert artifact["evaluation"]["accuracy_drop_points"] <= 1.0
