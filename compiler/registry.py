@@ -20,6 +20,7 @@ PASSES: dict[str, str] = {
     "torch-to-onnx": "edgec.compiler.passes.torch_to_onnx:TorchToOnnx",
     "cleanup": "edgec.compiler.passes.cleanup:Cleanup",
     "equalize": "edgec.compiler.passes.equalize:Equalize",
+    "prune": "edgec.compiler.passes.prune:Prune",
     "quantize": "edgec.compiler.passes.quantize:Quantize",
     "onnx-to-tf": "edgec.compiler.passes.onnx_to_tf:OnnxToTf",
     "tflite": "edgec.compiler.passes.tflite:Tflite",
