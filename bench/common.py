@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgec.compiler.kinds_tf import IoLayout
+from edgec.compiler.validation.evaluate import artifact_inputs
 from edgec.runtimes import open_runner
 from edgec.runtimes.timing import summarize_ms, time_runs
 
@@ -30,21 +33,30 @@ def time_peers(
     rounds: int = 5,
     runs: int = 20,
     warmup: int = 5,
+    layouts: dict[str, IoLayout] | None = None,
+    pause: float = 0.0,
 ) -> dict[str, dict[str, float]]:
     """Time each model in rounds that alternate between peers, so drift in machine load hits all alike.
 
-    A model is ONNX bytes, or (runtime, bytes) for another runtime."""
+    A model is ONNX bytes, or (runtime, bytes) for another runtime. `layouts` gives a model its own axis order
+    (e.g. NHWC for a TFLite artifact of an NCHW baseline), so ONNX and TFLite peers share one round-robin.
+    `pause` seconds before each model's turn let the previous runner's worker threads stop spinning: with 2
+    threads on 2 vCPUs, fine interleaving without it slowed whichever model came next by up to 1.5x."""
     runners = {}
     for name, model in models.items():
         runtime, data = model if isinstance(model, tuple) else ("onnxruntime", model)
         runners[name] = open_runner(runtime, data, threads=threads)
     # each runner gets the arrays under its own input names, in order (TFLite names differ from ONNX's)
-    own = {name: dict(zip(r.input_names, feeds.values(), strict=True)) for name, r in runners.items()}
+    own = {
+        name: dict(zip(r.input_names, artifact_inputs(feeds, (layouts or {}).get(name)).values(), strict=True))
+        for name, r in runners.items()
+    }
     for name, runner in runners.items():
         time_runs(runner, own[name], warmup)
     samples: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(rounds):
         for name, runner in runners.items():
+            time.sleep(pause)
             samples[name] += time_runs(runner, own[name], runs)
     return {name: summarize_ms(values) for name, values in samples.items()}
 
