@@ -8,6 +8,7 @@ The eval split is held out from training entirely; nothing is tuned on it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,20 @@ def save_weights(model: nn.Module, path: Path) -> None:
     np.savez_compressed(path, **state)
 
 
+def train_and_save(model: nn.Module, path: Path, reload: Callable[[], nn.Module]) -> None:
+    """Train on the train split, save, and check the saved weights reload to the same eval accuracy."""
+    x_train, y_train = load_split("train")
+    x_eval, y_eval = load_split("eval")
+    model = train(x_train, y_train, model)
+    save_weights(model, path)
+    train_acc, eval_acc = accuracy(model, x_train, y_train), accuracy(model, x_eval, y_eval)
+    params = sum(p.numel() for p in model.parameters())
+    name = type(model).__name__
+    print(f"{name}: {params} parameters; train accuracy {train_acc:.4f}, eval accuracy {eval_acc:.4f}")
+    reloaded = accuracy(reload(), x_eval, y_eval)
+    assert reloaded == eval_acc, f"reloaded weights give {reloaded}, expected {eval_acc}"
+
+
 def deterministic() -> None:
     """Seeded, single-threaded, deterministic kernels: a rerun on the same torch build gives the same weights."""
     torch.manual_seed(SEED)
@@ -110,16 +125,9 @@ def main() -> None:
     deterministic()
     started = time.perf_counter()
     write_data()
-    x_train, y_train = load_split("train")
-    x_eval, y_eval = load_split("eval")
-    print(f"digits: train {len(x_train)}, calib {len(load_split('calib')[0])}, eval {len(x_eval)} samples")
-    model = train(x_train, y_train, DigitsCNN())
-    save_weights(model, WEIGHTS_PATH)
-    train_acc, eval_acc = accuracy(model, x_train, y_train), accuracy(model, x_eval, y_eval)
-    params = sum(p.numel() for p in model.parameters())
-    print(f"DigitsCNN: {params} parameters; train accuracy {train_acc:.4f}, eval accuracy {eval_acc:.4f}")
-    reloaded = accuracy(make_pretrained(), x_eval, y_eval)
-    assert reloaded == eval_acc, f"reloaded weights give {reloaded}, expected {eval_acc}"
+    sizes = {split: len(load_split(split)[0]) for split in SPLITS}
+    print(f"digits: train {sizes['train']}, calib {sizes['calib']}, eval {sizes['eval']} samples")
+    train_and_save(DigitsCNN(), WEIGHTS_PATH, make_pretrained)
     print(f"wrote {DATA_PATH} and {WEIGHTS_PATH} in {time.perf_counter() - started:.1f} s")
 
 
