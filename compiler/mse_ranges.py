@@ -59,8 +59,8 @@ def best_range(counts: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     los = -_candidates(-lo) if lo < 0 else np.zeros(1)
     his = _candidates(hi) if hi > 0 else np.zeros(1)
     a, b = np.meshgrid(los, his, indexing="ij")
-    below = np.searchsorted(centers, a)  # bins [0, below) are clipped up to a
-    above = np.searchsorted(centers, b, side="right")  # bins [above, n) are clipped down to b
+    below = np.asarray(np.searchsorted(centers, a))  # bins [0, below) are clipped up to a
+    above = np.asarray(np.searchsorted(centers, b, side="right"))  # bins [above, n) are clipped down to b
     n = len(counts)
 
     def clip_error(start: np.ndarray, stop: np.ndarray, edge: np.ndarray) -> np.ndarray:

@@ -171,7 +171,7 @@ def _conv_input_means(model: OnnxModel, ctx: Context, batch: int) -> dict[str, n
     means = conv_input_means(model, ctx.calibration, batch)
     if path is not None:
         fresh = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(fresh, **means)
+        np.savez(fresh, **means)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
         os.replace(fresh, path)
     return means
 
