@@ -21,6 +21,7 @@ PASSES: dict[str, str] = {
     "cleanup": "edgec.compiler.passes.cleanup:Cleanup",
     "equalize": "edgec.compiler.passes.equalize:Equalize",
     "prune": "edgec.compiler.passes.prune:Prune",
+    "prune-channels": "edgec.compiler.passes.prune_channels:PruneChannels",
     "quantize": "edgec.compiler.passes.quantize:Quantize",
     "onnx-to-tf": "edgec.compiler.passes.onnx_to_tf:OnnxToTf",
     "tflite": "edgec.compiler.passes.tflite:Tflite",

@@ -93,3 +93,48 @@ class RgbConv(nn.Module):
 def make_rgb() -> nn.Module:
     torch.manual_seed(0)
     return RgbConv().eval()
+
+
+class DeadChannels(nn.Module):
+    """Half of conv1's filters are zero with bias 0.5: constant channels that structured pruning can remove
+    exactly, when their mean is folded into the 1x1 conv that reads them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 8, 1)
+        self.fc = nn.Linear(8 * 8 * 8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.conv2(torch.relu(self.conv1(x)))).flatten(1))
+
+
+def make_dead_channels() -> nn.Module:
+    torch.manual_seed(0)
+    model = DeadChannels()
+    with torch.no_grad():
+        model.conv1.weight[:8] = 0.0
+        model.conv1.bias[:8] = 0.5
+    return model.eval()
+
+
+class Inverted(nn.Module):
+    """MobileNetV2's inverted residual at toy size: expand 1x1, ReLU6, depthwise 3x3, ReLU6, project 1x1, + x."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(1, 8, 3, padding=1)
+        self.expand = nn.Conv2d(8, 32, 1)
+        self.depthwise = nn.Conv2d(32, 32, 3, padding=1, groups=32)
+        self.project = nn.Conv2d(32, 8, 1)
+        self.fc = nn.Linear(8 * 8 * 8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        hidden = nn.functional.relu6(self.depthwise(nn.functional.relu6(self.expand(x))))
+        return self.fc((x + self.project(hidden)).flatten(1))
+
+
+def make_inverted() -> nn.Module:
+    torch.manual_seed(0)
+    return Inverted().eval()

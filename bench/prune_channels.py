@@ -1,0 +1,118 @@
+"""Does structured pruning pay? MobileNetV2 with 40% of its prunable conv channels removed, int8, both runtimes.
+
+    python bench/prune_channels.py [--ratio 0.4] [--threads 1 2]
+
+edgec's passes on the MobileNetV2-style net (random weights, 64 random calibration inputs): cleanup, then
+prune-channels (L1, mean compensation) or not, then ORT int8 (rpi4 scheme) and onnx2tf + full-int8 TFLite.
+Unpruned and pruned artifacts are timed interleaved in one process at batch 1. Random weights: the drift
+column says how far the pruned function moved, not what accuracy a trained net would keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from common import check_load, save, time_peers
+from edgec.compiler.api import CompileOptions, compile
+from edgec.compiler.data import Dataset
+from edgec.compiler.engine import run_passes
+from edgec.compiler.kinds import OnnxModel
+from edgec.compiler.macs import node_macs
+from edgec.compiler.passes.base import Context
+from edgec.compiler.passes.cleanup import Cleanup
+from edgec.compiler.passes.onnx_to_tf import OnnxToTf
+from edgec.compiler.passes.prune_channels import PruneChannels
+from edgec.compiler.passes.quantize import Quantize
+from edgec.compiler.passes.tflite import Tflite
+from edgec.compiler.pipeline import Overrides
+from edgec.compiler.progress import Progress
+from edgec.compiler.validation import metrics
+from edgec.compiler.validation.evaluate import run_model
+from edgec.targets.profile import load_profile
+
+
+def baseline(folder: Path, calibration: np.ndarray) -> OnnxModel:
+    np.savez(folder / "calib.npz", input=calibration)
+    result = compile(
+        CompileOptions(
+            source="edgec.models.mobilenet_v2:make_model",
+            target="rpi4",
+            input_shapes=((1, 3, 224, 224),),
+            calib=folder / "calib.npz",
+            output=folder / "build",
+            overrides=Overrides(quantize=False),
+            min_agreement=0.0,
+            progress=False,
+        )
+    )
+    return OnnxModel(onnx.load(result.path / "baseline.float32.onnx"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ratio", type=float, default=0.4)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    load = check_load()
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (80, 3, 224, 224)).astype(np.float32)
+    calibration, held_out = Dataset({"input": x[:64]}, None, "random"), Dataset({"input": x[64:]}, None, "")
+    ctx = Context(load_profile("rpi4"), calibration, Progress(False))
+    with tempfile.TemporaryDirectory() as tmp:
+        float_model = baseline(Path(tmp), x[:64])
+    cleaned, _ = run_passes(float_model, [Cleanup()], ctx, None, None)
+    pruned, records = run_passes(cleaned, [PruneChannels(ratio=args.ratio)], ctx, None, None)
+    assert isinstance(cleaned, OnnxModel) and isinstance(pruned, OnnxModel)
+    facts: dict[str, Any] = {"channels": records[0].details["channels"]}
+    artifacts: dict[str, tuple[str, bytes]] = {}
+    layouts = {}
+    for label, model in (("unpruned", cleaned), ("pruned", pruned)):
+        int8, _ = run_passes(model, [Quantize()], ctx, None, None)
+        lite, _ = run_passes(model, [OnnxToTf(), Tflite()], ctx, None, None)
+        artifacts[f"{label} onnx"] = ("onnxruntime", int8.artifact_bytes())
+        artifacts[f"{label} tflite"] = ("litert", lite.artifact_bytes())
+        layouts[f"{label} tflite"] = lite.layout  # type: ignore[attr-defined]
+        macs = node_macs(model)
+        facts[label] = {
+            "params": records[0].details["params_after" if label == "pruned" else "params_before"],
+            "macs": sum(macs.values()),
+            "onnx_bytes": len(int8.artifact_bytes()),
+            "tflite_bytes": len(lite.artifact_bytes()),
+        }
+    reference = run_model("onnxruntime", cleaned.to_bytes(), held_out, 2, ctx.progress, "float")
+    for name, (runtime, data) in artifacts.items():
+        run = run_model(runtime, data, held_out, 2, ctx.progress, name, layouts.get(name))
+        facts[f"{name} sqnr_db"] = metrics.sqnr_db(reference.outputs, run.outputs)
+    before, after = facts["unpruned"], facts["pruned"]
+    print(
+        f"\nload average {load:.2f}; groups pruned {len(facts['channels'])}; params {before['params']:,} -> "
+        f"{after['params']:,} ({after['params'] / before['params']:.2f}x); MACs {before['macs']:,} -> "
+        f"{after['macs']:,} ({after['macs'] / before['macs']:.2f}x); int8 onnx {before['onnx_bytes'] / 1e6:.2f} -> "
+        f"{after['onnx_bytes'] / 1e6:.2f} MB; tflite {before['tflite_bytes'] / 1e6:.2f} -> "
+        f"{after['tflite_bytes'] / 1e6:.2f} MB"
+    )
+    print("SQNR vs unpruned float: " + ", ".join(f"{k[:-8]} {v:.1f} dB" for k, v in facts.items() if "sqnr" in k))
+    feeds = {"input": x[64:65]}
+    print("| threads | runtime | unpruned p50 / p90 ms | pruned p50 / p90 ms | pruned / unpruned (p50) |")
+    print("|---|---|---|---|---|")
+    timings = {}
+    for threads in args.threads:
+        stats = time_peers(artifacts, feeds, threads, rounds=20, runs=10, layouts=layouts, pause=0.05)
+        timings[threads] = stats
+        for runtime in ("onnx", "tflite"):
+            a, b = stats[f"unpruned {runtime}"], stats[f"pruned {runtime}"]
+            print(
+                f"| {threads} | {runtime} | {a['p50_ms']:.2f} / {a['p90_ms']:.2f} | {b['p50_ms']:.2f} / "
+                f"{b['p90_ms']:.2f} | {b['p50_ms'] / a['p50_ms']:.2f}x |"
+            )
+    print(f"results: {save('prune_channels', {'load_average': load, **facts, 'latency': timings})}")
+
+
+if __name__ == "__main__":
+    main()

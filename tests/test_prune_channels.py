@@ -1,0 +1,65 @@
+"""prune-channels: which channels can go, removed for real, and the mean of what went folded back in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_context
+from edgec.compiler.data import Dataset
+from edgec.compiler.errors import InputError
+from edgec.compiler.kinds import TorchModel
+from edgec.compiler.passes.cleanup import Cleanup
+from edgec.compiler.passes.prune_channels import PruneChannels
+from edgec.compiler.passes.torch_to_onnx import TorchToOnnx
+from edgec.runtimes.onnxruntime_runner import OnnxRuntimeRunner
+
+
+def _onnx(factory):
+    model = TorchModel(factory(), (torch.zeros(1, 1, 8, 8),), ("image",), factory.__name__)
+    return Cleanup().run(TorchToOnnx().run(model, make_context()).model, make_context()).model
+
+
+@pytest.fixture(scope="module")
+def data(tiny_data):
+    return Dataset({"image": tiny_data}, None, "tiny")
+
+
+def _conv_shapes(model):
+    inits = {i.name: tuple(i.dims) for i in model.proto.graph.initializer}
+    return [inits[n.input[1]] for n in model.proto.graph.node if n.op_type == "Conv"]
+
+
+def test_constant_channels_go_and_their_mean_is_folded_into_the_reader(data, tiny_data):
+    from edgec_test_models import make_dead_channels
+
+    model = _onnx(make_dead_channels)
+    reference = OnnxRuntimeRunner(model.to_bytes()).run({"image": tiny_data})[0]
+    result = PruneChannels(ratio=0.5).run(model, make_context(data))
+    assert _conv_shapes(result.model) == [(8, 1, 3, 3), (8, 8, 1, 1)]  # conv1 16 -> 8, conv2 reads 8
+    assert result.details["params_after"] < result.details["params_before"]
+    pruned = OnnxRuntimeRunner(result.model.to_bytes()).run({"image": tiny_data})[0]
+    np.testing.assert_allclose(pruned, reference, rtol=1e-4, atol=1e-4)  # the dead (constant) half went
+    uncompensated = PruneChannels(ratio=0.5, compensate=False).run(model, make_context(data)).model
+    lost = OnnxRuntimeRunner(uncompensated.to_bytes()).run({"image": tiny_data})[0]
+    assert np.abs(lost - reference).max() > 0.01  # without folding the mean back, the function changes
+
+
+def test_depthwise_chains_are_pruned_together_and_residual_outputs_are_left_whole(data, tiny_data):
+    from edgec_test_models import make_inverted
+
+    model = _onnx(make_inverted)
+    result = PruneChannels(ratio=0.5, criterion="activation").run(model, make_context(data))
+    # the stem and project outputs meet the residual Add: whole; expand's 32 hidden channels -> 16, and the
+    # depthwise and project convs follow
+    assert _conv_shapes(result.model) == [(8, 1, 3, 3), (16, 8, 1, 1), (16, 1, 3, 3), (8, 16, 1, 1)]
+    assert list(result.details["channels"].values()) == ["32 -> 16"]
+    output = OnnxRuntimeRunner(result.model.to_bytes()).run({"image": tiny_data})[0]
+    assert output.shape == (len(tiny_data), 10) and np.isfinite(output).all()
+
+
+def test_a_graph_with_nothing_removable_says_so(tiny_onnx, data):
+    model, _ = tiny_onnx  # conv -> relu -> flatten -> linear: the conv's channels meet a Flatten
+    with pytest.raises(InputError, match="found no conv whose output channels only feed other convs"):
+        PruneChannels().run(model, make_context(data))
