@@ -121,20 +121,26 @@ def make_dead_channels() -> nn.Module:
 class Inverted(nn.Module):
     """MobileNetV2's inverted residual at toy size: expand 1x1, ReLU6, depthwise 3x3, ReLU6, project 1x1, + x."""
 
-    def __init__(self) -> None:
+    def __init__(self, head: bool) -> None:
         super().__init__()
         self.stem = nn.Conv2d(1, 8, 3, padding=1)
         self.expand = nn.Conv2d(8, 32, 1)
         self.depthwise = nn.Conv2d(32, 32, 3, padding=1, groups=32)
         self.project = nn.Conv2d(32, 8, 1)
+        self.head = nn.Conv2d(8, 8, 1) if head else nn.Identity()  # a conv reading the residual stream
         self.fc = nn.Linear(8 * 8 * 8, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         hidden = nn.functional.relu6(self.depthwise(nn.functional.relu6(self.expand(x))))
-        return self.fc((x + self.project(hidden)).flatten(1))
+        return self.fc(self.head(x + self.project(hidden)).flatten(1))
 
 
 def make_inverted() -> nn.Module:
     torch.manual_seed(0)
-    return Inverted().eval()
+    return Inverted(head=False).eval()
+
+
+def make_inverted_with_head() -> nn.Module:
+    torch.manual_seed(0)
+    return Inverted(head=True).eval()

@@ -51,10 +51,23 @@ def test_depthwise_chains_are_pruned_together_and_residual_outputs_are_left_whol
 
     model = _onnx(make_inverted)
     result = PruneChannels(ratio=0.5, criterion="activation").run(model, make_context(data))
-    # the stem and project outputs meet the residual Add: whole; expand's 32 hidden channels -> 16, and the
-    # depthwise and project convs follow
+    # the residual stream ends in a Flatten: whole; expand's 32 hidden channels -> 16, and the depthwise and
+    # project convs follow
     assert _conv_shapes(result.model) == [(8, 1, 3, 3), (16, 8, 1, 1), (16, 1, 3, 3), (8, 16, 1, 1)]
     assert list(result.details["channels"].values()) == ["32 -> 16"]
+    output = OnnxRuntimeRunner(result.model.to_bytes()).run({"image": tiny_data})[0]
+    assert output.shape == (len(tiny_data), 10) and np.isfinite(output).all()
+
+
+def test_a_residual_stream_is_pruned_in_every_conv_that_makes_or_reads_it(data, tiny_data):
+    from edgec_test_models import make_inverted_with_head
+
+    model = _onnx(make_inverted_with_head)
+    result = PruneChannels(ratio=0.5).run(model, make_context(data))
+    # stream (stem + project make it, expand + head read it) 8 -> 4; hidden 32 -> 16
+    stem, expand, depthwise, project, head = _conv_shapes(result.model)
+    assert (stem[0], expand[1], project[0], head[1]) == (4, 4, 4, 4)
+    assert (expand[0], depthwise[0], project[1]) == (16, 16, 16)
     output = OnnxRuntimeRunner(result.model.to_bytes()).run({"image": tiny_data})[0]
     assert output.shape == (len(tiny_data), 10) and np.isfinite(output).all()
 

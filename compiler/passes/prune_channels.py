@@ -1,13 +1,14 @@
 """Structured pruning: physically remove conv output channels, so the artifact is smaller *and* faster.
 
-Zeros do not make CPU kernels faster; fewer channels do. A channel can go only if everything that reads it can
-lose it too, so the pass finds *channel groups* in the ONNX graph: a root Conv whose output reaches, through
-per-channel ops only (Relu, Clip, pooling), nothing but Convs that read it as an input channel, possibly
-through depthwise Convs whose channels map one to one (MobileNet's expand -> depthwise -> project). Outputs
-that meet a residual Add, a Concat, a Flatten or the graph output are left whole: removing channels there
-would need the other branch to agree. Within each group the lowest-importance channels go (L1 norm of the
-root filter, which after cleanup's BatchNorm folding also carries the BN scale; or the mean |activation| on
-calibration data), and the kept count is rounded up to a multiple of 8, the vector width int8 kernels use.
+Zeros do not make CPU kernels faster; fewer channels do. A channel can go only if everything that makes or
+reads it can lose it too, so the pass finds *channel spaces* in the ONNX graph: tensors that share channel
+indexing through per-channel ops (Relu, Clip, pooling), depthwise convs (one to one) and residual Adds (both
+operands). A space is prunable when it is made only by plain convs (which lose output channels) and read only
+by plain convs (which lose input channels): MobileNet's expand -> depthwise -> project chains and its residual
+streams. A space that meets a Concat, a Flatten, a constant operand or the graph's inputs or outputs is left
+whole. Within a space the lowest-importance channels go (L1 norm of the making filters, which after cleanup's
+BatchNorm folding also carries the BN scale; or the mean |activation| where they are read), and the kept count
+is rounded up to a multiple of 8, the vector width int8 kernels use.
 
 Recovery without training (`compensate`, on by default): a removed channel's mean output still reached the next
 convs; its mean (measured on calibration data where those convs read it) times their weights is added to their
@@ -36,10 +37,16 @@ ALIGN = 8
 
 @dataclass
 class _Group:
-    root: Any
+    """One channel space: convs that make its channels (several when residual Adds join them), depthwise
+    convs that carry them one to one, and convs that read them as input channels."""
+
+    roots: list[Any]
     depthwise: list[Any]
-    readers: list[Any]  # convs that read the channels as inputs
-    probe: str  # the tensor whose activations measure the channels' importance
+    readers: list[Any]
+
+    @property
+    def name(self) -> str:
+        return self.roots[0].name
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ class PruneChannels(Pass):
         proto = onnx.ModelProto()
         proto.CopyFrom(model.proto)
         weights = {init.name: init for init in proto.graph.initializer}
-        groups = [g for g in _groups(proto.graph, weights) if not _excluded(g.root.name, self.exclude)]
+        groups = [g for g in _groups(proto.graph, weights) if not any(_excluded(r.name, self.exclude) for r in g.roots)]
         if not groups:
             raise InputError(
                 "prune-channels found no conv whose output channels only feed other convs (every conv output "
@@ -78,14 +85,14 @@ class PruneChannels(Pass):
         importance = self._importance(groups, weights, means, onnx)
         removed = {}
         for group in groups:
-            scores = importance[group.root.name]
+            scores = importance[group.name]
             keep_count = _aligned(len(scores), self.ratio)
             keep = np.sort(np.argsort(-scores, kind="stable")[:keep_count])
             if keep_count < len(scores):
                 if self.compensate:
                     _compensate(group, keep, weights, means, proto, onnx)
                 _apply(group, keep, weights, onnx)
-                removed[group.root.name] = f"{len(scores)} -> {keep_count}"
+                removed[group.name] = f"{len(scores)} -> {keep_count}"
         del proto.graph.value_info[:]  # shapes changed: infer them again (MAC counts and later passes read them)
         output = OnnxModel(onnx.shape_inference.infer_shapes(proto))
         params_before, params_after = _params(model.proto), _params(proto)
@@ -93,7 +100,7 @@ class PruneChannels(Pass):
         return PassResult(output, modified=bool(removed), details=details)
 
     def _means(self, model: OnnxModel, groups: list[_Group], ctx: Context) -> dict[str, np.ndarray]:
-        """Per-channel mean of each group's probe and of each reading conv's input, on calibration data."""
+        """Per-channel mean of each reading conv's input, on calibration data."""
         if not self.compensate and self.criterion == "l1":
             return {}
         if ctx.calibration is None:
@@ -101,7 +108,7 @@ class PruneChannels(Pass):
                 "prune-channels needs calibration data for its activation statistics: pass --calib data.npz "
                 "(or prune-channels{criterion=l1,compensate=false})"
             )
-        names = sorted({g.probe for g in groups} | {r.input[0] for g in groups for r in g.readers})
+        names = sorted({r.input[0] for g in groups for r in g.readers})
         sums: dict[str, np.ndarray] = {}
         count = 0
         for values in stream(model, ctx.calibration, names, self.batch_size):
@@ -114,64 +121,94 @@ class PruneChannels(Pass):
     def _importance(
         self, groups: list[_Group], weights: dict[str, Any], means: dict[str, np.ndarray], onnx: Any
     ) -> dict[str, np.ndarray]:
-        if self.criterion == "activation":  # the probe follows a ReLU-like op, so its mean is its mean |x|
-            return {g.root.name: np.abs(means[g.probe]) for g in groups}
-        return {
-            g.root.name: np.abs(onnx.numpy_helper.to_array(weights[g.root.input[1]]))
-            .reshape(int(weights[g.root.input[1]].dims[0]), -1)
-            .sum(axis=1)
-            for g in groups
-        }
+        if self.criterion == "activation":  # mean |activation| where the channels are read
+            return {g.name: sum(np.abs(means[r.input[0]]) for r in g.readers) for g in groups}
+        return {g.name: sum(_filter_l1(r, weights, onnx) for r in g.roots) for g in groups}
 
 
 def _groups(graph: Any, weights: dict[str, Any]) -> list[_Group]:
+    """Every channel space (tensors that share channel indexing) whose channels can be removed together."""
+    producer = {out: node for node in graph.node for out in node.output}
     consumers: dict[str, list[Any]] = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-    outputs = {o.name for o in graph.output}
+    boundary = {o.name for o in graph.output} | {i.name for i in graph.input}
+    seen: set[str] = set()
     groups = []
     for node in graph.node:
-        if node.op_type != "Conv" or conv_group(node) != 1 or node.input[1] not in weights:
-            continue
-        channels = int(weights[node.input[1]].dims[0])
-        found = _follow(node.output[0], channels, consumers, outputs, weights)
-        if found is not None and found[1]:
-            depthwise, readers, probe = found
-            groups.append(_Group(node, depthwise, readers, probe or node.output[0]))
+        if _plain_conv(node, weights) and node.output[0] not in seen:
+            group = _space(node.output[0], producer, consumers, boundary, weights, seen)
+            if group is not None and group.readers:
+                groups.append(group)
     return groups
 
 
-def _follow(
-    tensor: str, channels: int, consumers: dict[str, list[Any]], outputs: set[str], weights: dict[str, Any]
-) -> tuple[list[Any], list[Any], str] | None:
-    """(depthwise convs, reading convs, last per-channel tensor) reached from `tensor`; None if anything else
-    reads the channels."""
-    if tensor in outputs or not consumers.get(tensor):
-        return None
+def _space(
+    start: str,
+    producer: dict[str, Any],
+    consumers: dict[str, list[Any]],
+    boundary: set[str],
+    weights: dict[str, Any],
+    seen: set[str],
+) -> _Group | None:
+    """Walk the channel space of `start` both ways: through per-channel ops, depthwise convs and residual Adds.
+    It is prunable when every tensor in it is made by a plain or depthwise conv or a per-channel op and read
+    only by those or by plain convs (which lose input channels); anything else (Concat, Flatten, a constant
+    operand, the graph's inputs or outputs) leaves the whole space as it is."""
+    roots: list[Any] = []
     depthwise: list[Any] = []
     readers: list[Any] = []
-    probe = tensor
-    for node in consumers[tensor]:
-        if node.op_type in CHANNELWISE and node.input[0] == tensor:
-            found = _follow(node.output[0], channels, consumers, outputs, weights)
-        elif node.op_type == "Conv" and node.input[0] == tensor and node.input[1] in weights:
-            if conv_group(node) == 1:
-                readers.append(node)
-                continue
-            if conv_group(node) != channels or int(weights[node.input[1]].dims[0]) != channels:
-                return None
-            found = _follow(node.output[0], channels, consumers, outputs, weights)
-            if found is not None:
-                found = ([node, *found[0]], found[1], tensor)
+    prunable, stack = True, [start]
+    while stack:
+        tensor = stack.pop()
+        if tensor in seen:
+            continue
+        seen.add(tensor)
+        made_by = producer.get(tensor)
+        if tensor in boundary or made_by is None:
+            prunable = False
+        elif _plain_conv(made_by, weights):
+            roots.append(made_by)
+        elif _depthwise(made_by, weights):
+            depthwise.append(made_by)
+            stack.append(made_by.input[0])
+        elif made_by.op_type in CHANNELWISE:
+            stack.append(made_by.input[0])
+        elif made_by.op_type == "Add" and _carries_channels(made_by, tensor, weights):
+            stack.extend(made_by.input)
         else:
-            return None
-        if found is None:
-            return None
-        depthwise += found[0]
-        readers += found[1]
-        probe = found[2] if node.op_type in CHANNELWISE else probe
-    return depthwise, readers, probe
+            prunable = False
+        for node in consumers.get(tensor, []):
+            reads_data = node.input[0] == tensor
+            if _plain_conv(node, weights) and reads_data:
+                readers.append(node)
+            elif _carries_channels(node, tensor, weights):
+                stack.append(node.output[0])
+            else:
+                prunable = False
+    if not prunable or not roots:
+        return None
+    channels = {int(weights[c.input[1]].dims[0]) for c in roots + depthwise}
+    return _Group(roots, depthwise, readers) if len(channels) == 1 else None
+
+
+def _carries_channels(node: Any, tensor: str, weights: dict[str, Any]) -> bool:
+    """The node's output has `tensor`'s channels, one to one: a depthwise conv, a per-channel op, a residual Add."""
+    if node.op_type == "Add":
+        return not any(i in weights for i in node.input)
+    return node.input[0] == tensor and (_depthwise(node, weights) or node.op_type in CHANNELWISE)
+
+
+def _plain_conv(node: Any, weights: dict[str, Any]) -> bool:
+    return node.op_type == "Conv" and node.input[1] in weights and conv_group(node) == 1
+
+
+def _depthwise(node: Any, weights: dict[str, Any]) -> bool:
+    if node.op_type != "Conv" or node.input[1] not in weights:
+        return False
+    dims = weights[node.input[1]].dims
+    return conv_group(node) == dims[0] and dims[1] == 1
 
 
 def _apply(group: _Group, keep: np.ndarray, weights: dict[str, Any], onnx: Any) -> None:
@@ -180,7 +217,7 @@ def _apply(group: _Group, keep: np.ndarray, weights: dict[str, Any], onnx: Any) 
         values = np.take(onnx.numpy_helper.to_array(tensor), keep, axis=axis)
         tensor.CopyFrom(onnx.numpy_helper.from_array(values, name))
 
-    for conv in (group.root, *group.depthwise):
+    for conv in (*group.roots, *group.depthwise):
         take(conv.input[1], 0)
         if len(conv.input) > 2 and conv.input[2]:
             take(conv.input[2], 0)
@@ -212,6 +249,11 @@ def _compensate(
             while len(conv.input) < 3:
                 conv.input.append("")
             conv.input[2] = name
+
+
+def _filter_l1(conv: Any, weights: dict[str, Any], onnx: Any) -> np.ndarray:
+    w = onnx.numpy_helper.to_array(weights[conv.input[1]])
+    return np.abs(w.astype(np.float64)).reshape(w.shape[0], -1).sum(axis=1)
 
 
 def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
