@@ -122,8 +122,8 @@ class PruneChannels(Pass):
         self, groups: list[_Group], weights: dict[str, Any], means: dict[str, np.ndarray], onnx: Any
     ) -> dict[str, np.ndarray]:
         if self.criterion == "activation":  # mean |activation| where the channels are read
-            return {g.name: sum(np.abs(means[r.input[0]]) for r in g.readers) for g in groups}
-        return {g.name: sum(_filter_l1(r, weights, onnx) for r in g.roots) for g in groups}
+            return {g.name: np.sum([np.abs(means[r.input[0]]) for r in g.readers], axis=0) for g in groups}
+        return {g.name: np.sum([_filter_l1(r, weights, onnx) for r in g.roots], axis=0) for g in groups}
 
 
 def _groups(graph: Any, weights: dict[str, Any]) -> list[_Group]:
