@@ -9,6 +9,7 @@ them as they come: a MobileNet's activations for a whole calibration set never s
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,3 +52,27 @@ def stream(model: OnnxModel, data: Dataset, names: list[str], batch: int) -> Ite
         feeds = {name: array[start : start + step] for name, array in data.inputs.items()}
         values = dict(zip(order, runner.run(feeds), strict=True))
         yield {n: feeds[n] if n in inputs else values[n] for n in names}
+
+
+@dataclass(frozen=True)
+class ChannelMoments:
+    """Per-channel mean and mean square of one tensor over every sample and position."""
+
+    mean: np.ndarray
+    mean_square: np.ndarray
+
+
+def channel_moments(
+    model: OnnxModel, data: Dataset, names: list[str], batch: int, channel_axis: dict[str, int] | None = None
+) -> dict[str, ChannelMoments]:
+    """First and second moments per channel (axis 1 unless `channel_axis` says otherwise, e.g. -1 for the
+    features of a MatMul input), reduced batch by batch: what bias correction, activation-aware pruning and
+    channel pruning's compensation read."""
+    sums: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+    for values in stream(model, data, names, batch):
+        for name, array in values.items():
+            moved = np.moveaxis(array.astype(np.float64), (channel_axis or {}).get(name, 1), -1)
+            flat = moved.reshape(-1, moved.shape[-1])
+            total, squares, count = sums.get(name, (0.0, 0.0, 0))
+            sums[name] = (total + flat.sum(axis=0), squares + (flat**2).sum(axis=0), count + len(flat))
+    return {name: ChannelMoments(total / count, squares / count) for name, (total, squares, count) in sums.items()}

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .activations import stream
+from .activations import channel_moments
 from .data import Dataset
 from .errors import require
 from .kinds import OnnxModel
@@ -53,14 +53,7 @@ def conv_input_means(model: OnnxModel, data: Dataset, batch: int) -> dict[str, n
     whichever convs a trial keeps float, so a search can compute them once."""
     weights = {init.name for init in model.proto.graph.initializer}
     names = sorted({n.input[0] for n in _convs(model.proto, weights)})
-    sums: dict[str, np.ndarray] = {}
-    count = 0
-    for values in stream(model, data, names, batch):
-        for name, array in values.items():
-            per_channel = array.astype(np.float64).sum(axis=(0, *range(2, array.ndim)))
-            sums[name] = sums.get(name, 0) + per_channel / np.prod(array.shape[2:])
-        count += len(next(iter(values.values()), []))
-    return {name: total / max(count, 1) for name, total in sums.items()}
+    return {name: moments.mean for name, moments in channel_moments(model, data, names, batch).items()}
 
 
 def _convs(proto: Any, weights: Any) -> list[Any]:

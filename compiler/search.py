@@ -211,8 +211,9 @@ def search(
 ) -> SearchResult:
     """Run the fallback search for one int8 artifact (see the module docstring for the steps); the chosen
     trial carries the artifact's whole pipeline and pass records."""
-    if unsearchable(plan):
-        raise ValueError(f"{plan.artifact.name}: {unsearchable(plan)}")
+    reason = unsearchable(plan)
+    if reason:
+        raise ValueError(f"{plan.artifact.name}: {reason}")
     with tempfile.TemporaryDirectory() as tmp:
         if ctx.scratch is None:  # without a cache, trials still share one calibration
             ctx = dataclasses.replace(ctx, scratch=Path(tmp))

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..activations import stream
+from ..activations import channel_moments
 from ..errors import InputError, require
 from ..kinds import Model, OnnxModel
 from .base import Context, Pass, PassResult
@@ -102,12 +102,9 @@ class Prune(Pass):
             raise InputError("prune{method=wanda} needs calibration data: pass --calib data.npz")
         names = sorted({n.input[0] for n in layers})
         channel_axis = {n.input[0]: 1 if n.op_type == "Conv" else -1 for n in layers}
-        squares: dict[str, np.ndarray] = {}
-        for values in stream(model, ctx.calibration, names, self.batch_size):
-            for name, array in values.items():
-                moved = np.moveaxis(array.astype(np.float64), channel_axis[name], -1)
-                squares[name] = squares.get(name, 0) + (moved**2).reshape(-1, moved.shape[-1]).sum(axis=0)
-        return {name: np.sqrt(total) for name, total in squares.items()}
+        moments = channel_moments(model, ctx.calibration, names, self.batch_size, channel_axis)
+        # the RMS is the L2 norm over the same count for every feature of a tensor: the ranking is the same
+        return {name: np.sqrt(m.mean_square) for name, m in moments.items()}
 
 
 def _broadcast_norms(node: Any, w: np.ndarray, norms: np.ndarray) -> np.ndarray:

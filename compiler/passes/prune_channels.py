@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..activations import stream
+from ..activations import channel_moments
 from ..errors import InputError, require
 from ..kinds import Model, OnnxModel
 from .base import Context, Pass, PassResult
@@ -109,14 +109,8 @@ class PruneChannels(Pass):
                 "(or prune-channels{criterion=l1,compensate=false})"
             )
         names = sorted({r.input[0] for g in groups for r in g.readers})
-        sums: dict[str, np.ndarray] = {}
-        count = 0
-        for values in stream(model, ctx.calibration, names, self.batch_size):
-            for name, array in values.items():
-                per_sample = array.astype(np.float64).mean(axis=tuple(range(2, array.ndim)))
-                sums[name] = sums.get(name, 0) + per_sample.sum(axis=0)
-            count += len(next(iter(values.values())))
-        return {name: total / max(count, 1) for name, total in sums.items()}
+        moments = channel_moments(model, ctx.calibration, names, self.batch_size)
+        return {name: m.mean for name, m in moments.items()}
 
     def _importance(
         self, groups: list[_Group], weights: dict[str, Any], means: dict[str, np.ndarray], onnx: Any
