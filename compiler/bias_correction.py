@@ -32,9 +32,7 @@ def correct_biases(
     """A copy of `model` whose Conv biases absorb the weight-rounding shift; also the corrected nodes.
     `means` are conv_input_means of the same model; convs in `skip` stay float, so they are not corrected."""
     onnx = require("onnx")
-    proto = onnx.ModelProto()
-    proto.CopyFrom(model.proto)
-    weights = {init.name: init for init in proto.graph.initializer}
+    proto, weights = model.editable_copy()
     convs = [n for n in _convs(proto, weights) if n.name not in skip]
     corrected = []
     for conv in convs:

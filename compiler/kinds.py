@@ -119,6 +119,14 @@ class OnnxModel(Model):
     def outputs(self) -> list[TensorSpec]:
         return [_spec(v) for v in self.proto.graph.output]
 
+    def editable_copy(self) -> tuple[onnx.ModelProto, dict[str, Any]]:
+        """A deep copy of the proto to edit in place (this model stays as it is), and its initializers by name."""
+        import onnx
+
+        proto = onnx.ModelProto()
+        proto.CopyFrom(self.proto)
+        return proto, {init.name: init for init in proto.graph.initializer}
+
     def op_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for node in self.proto.graph.node:

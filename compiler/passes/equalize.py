@@ -32,10 +32,8 @@ class Equalize(Pass):
     def run(self, model: Model, ctx: Context) -> PassResult:
         assert isinstance(model, OnnxModel)
         onnx = require("onnx")
-        proto = onnx.ModelProto()
-        proto.CopyFrom(model.proto)
+        proto, weights = model.editable_copy()
         graph = proto.graph
-        weights = {init.name: init for init in graph.initializer}
         pairs = _conv_relu_conv(graph, weights)
         for _ in range(MAX_SWEEPS):  # a conv in two pairs is rescaled by both: sweep until the scales settle
             if max((_equalize(a, b, weights, onnx.numpy_helper) for a, b in pairs), default=0.0) < SETTLED:

@@ -30,6 +30,11 @@ SCOPES = ("layer", "output", "global")
 PRUNABLE = ("Conv", "Gemm", "MatMul")
 
 
+def matches_any(name: str, patterns: tuple[str, ...]) -> bool:
+    """Whether a node name matches one of the user's `exclude` patterns (fnmatch, as shells glob)."""
+    return any(fnmatch.fnmatch(name, p) for p in patterns)
+
+
 @dataclass(frozen=True)
 class Prune(Pass):
     name: ClassVar[str] = "prune"
@@ -55,16 +60,14 @@ class Prune(Pass):
     def run(self, model: Model, ctx: Context) -> PassResult:
         assert isinstance(model, OnnxModel)
         onnx = require("onnx")
-        proto = onnx.ModelProto()
-        proto.CopyFrom(model.proto)
-        weights = {init.name: init for init in proto.graph.initializer}
+        proto, weights = model.editable_copy()
         layers = [
             n
             for n in proto.graph.node
             if n.op_type in PRUNABLE
             and len(n.input) > 1
             and n.input[1] in weights
-            and not any(fnmatch.fnmatch(n.name, p) for p in self.exclude)
+            and not matches_any(n.name, self.exclude)
         ]
         if not layers:
             raise InputError(f"prune: no Conv, Gemm or MatMul with constant weights left to prune ({self.exclude})")

@@ -17,7 +17,6 @@ bias, so the next layer's output keeps its mean.
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -29,6 +28,7 @@ from ..errors import InputError, require
 from ..kinds import Model, OnnxModel
 from .base import Context, Pass, PassResult
 from .equalize import conv_group
+from .prune import matches_any
 
 CHANNELWISE = ("Relu", "Clip", "LeakyRelu", "MaxPool", "AveragePool", "Identity")
 CRITERIA = ("l1", "activation")
@@ -72,10 +72,10 @@ class PruneChannels(Pass):
     def run(self, model: Model, ctx: Context) -> PassResult:
         assert isinstance(model, OnnxModel)
         onnx = require("onnx")
-        proto = onnx.ModelProto()
-        proto.CopyFrom(model.proto)
-        weights = {init.name: init for init in proto.graph.initializer}
-        groups = [g for g in _groups(proto.graph, weights) if not any(_excluded(r.name, self.exclude) for r in g.roots)]
+        proto, weights = model.editable_copy()
+        groups = [
+            g for g in _groups(proto.graph, weights) if not any(matches_any(r.name, self.exclude) for r in g.roots)
+        ]
         if not groups:
             raise InputError(
                 "prune-channels found no conv whose output channels only feed other convs (every conv output "
@@ -248,10 +248,6 @@ def _compensate(
 def _filter_l1(conv: Any, weights: dict[str, Any], onnx: Any) -> np.ndarray:
     w = onnx.numpy_helper.to_array(weights[conv.input[1]])
     return np.abs(w.astype(np.float64)).reshape(w.shape[0], -1).sum(axis=1)
-
-
-def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatch(name, p) for p in patterns)
 
 
 def _aligned(channels: int, ratio: float) -> int:

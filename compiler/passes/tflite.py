@@ -74,7 +74,7 @@ class Tflite(Pass):
     def candidates(self, model: TfModel, ctx: Context) -> dict[str, int]:
         """The ops selective quantization can keep in float, by the short name `exclude_nodes` takes, with
         their MACs."""
-        return {_short_name(name): macs for name, macs in tflite_macs(inspect_tflite(_calibrated(model, ctx))).items()}
+        return {_short_name(name): macs for name, macs in tflite_macs(_calibrated(model, ctx)[1]).items()}
 
     def _convert(self, model: TfModel, ctx: Context) -> bytes:
         tf: Any = import_tensorflow()
@@ -93,14 +93,13 @@ class Tflite(Pass):
         return flatbuffer
 
     def _selective(self, model: TfModel, ctx: Context) -> bytes:
-        calibrated = _calibrated(model, ctx)
-        summary = inspect_tflite(calibrated)
+        calibrated, summary = _calibrated(model, ctx)
         names = [summary.tensors[op.outputs[0]].name for op in summary.ops]
         denylist = []
         for wanted in self.exclude_nodes:
             matches = [n for n in names if n == wanted or wanted in n.split(";")]
             if not matches:
-                known = ", ".join(sorted(self.candidates(model, ctx))[:8])
+                known = ", ".join(sorted(_short_name(n) for n in tflite_macs(summary))[:8])
                 raise InputError(f"tflite exclude_nodes: no op outputs a tensor named {wanted!r}; compute ops: {known}")
             denylist += matches
         convert = _mlir_quantize()
@@ -150,9 +149,10 @@ def _calibrate_with(converter: Any, layout: IoLayout, ctx: Context) -> None:
     converter.representative_dataset = lambda: _samples(ctx, layout)
 
 
-def _calibrated(model: TfModel, ctx: Context) -> bytes:
-    """The float model with calibration statistics, from the scratch folder when this model and data were
-    calibrated before (an unreadable entry is recomputed)."""
+def _calibrated(model: TfModel, ctx: Context) -> tuple[bytes, TfliteSummary]:
+    """The float model with calibration statistics, and its summary (reading it back is also how a cached
+    entry is checked), from the scratch folder when this model and data were calibrated before (an unreadable
+    entry is recomputed)."""
     if ctx.calibration is None:
         raise InputError("selective TFLite quantization needs calibration data: pass --calib data.npz")
     tf: Any = import_tensorflow()
@@ -161,8 +161,7 @@ def _calibrated(model: TfModel, ctx: Context) -> bytes:
     if path is not None and path.exists():
         cached = path.read_bytes()
         try:
-            inspect_tflite(cached)
-            return cached
+            return cached, inspect_tflite(cached)
         except Exception:  # torn or foreign entry: calibrate again
             pass
     with tempfile.TemporaryDirectory() as tmp:
@@ -177,7 +176,7 @@ def _calibrated(model: TfModel, ctx: Context) -> bytes:
         fresh = path.with_suffix(f".{os.getpid()}.tmp")
         fresh.write_bytes(calibrated)
         os.replace(fresh, path)  # atomic: a torn file is never read as whole
-    return calibrated
+    return calibrated, inspect_tflite(calibrated)
 
 
 def _mlir_quantize() -> Any:
