@@ -20,10 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 
-from common import check_load, save
-from edgec.compiler.api import CompileOptions, compile
+from common import check_load, float_baseline, save
 from edgec.compiler.data import Dataset
 from edgec.compiler.engine import run_passes
 from edgec.compiler.frontends.demo import demo_split
@@ -32,7 +30,6 @@ from edgec.compiler.passes.base import Context
 from edgec.compiler.passes.cleanup import Cleanup
 from edgec.compiler.passes.equalize import Equalize
 from edgec.compiler.passes.quantize import CALIBRATIONS, Quantize
-from edgec.compiler.pipeline import Overrides
 from edgec.compiler.progress import Progress
 from edgec.compiler.validation.evaluate import compare, run_model
 from edgec.targets.profile import load_profile
@@ -46,19 +43,14 @@ MODELS = {
 }
 
 
-def data_for(model: str, folder: Path) -> tuple[Path, tuple[int, ...], Dataset, Dataset]:
-    """(calibration npz for the baseline build, input shape, calibration set, evaluation set)."""
+def data_for(model: str) -> tuple[tuple[int, ...], Dataset, Dataset]:
+    """(input shape, calibration set, evaluation set)."""
     if model == "mobilenet":
         rng = np.random.default_rng(0)
         x = rng.normal(0, 1, (80, 3, 224, 224)).astype(np.float32)
-        path = folder / "mobilenet.npz"
-        np.savez(path, input=x)
-        return path, (1, 3, 224, 224), Dataset({"input": x[:64]}, None, "random"), Dataset({"input": x[64:]}, None, "")
+        return (1, 3, 224, 224), Dataset({"input": x[:64]}, None, "random"), Dataset({"input": x[64:]}, None, "")
     calib, evaluation = demo_split("calib"), demo_split("eval")
-    path = folder / "digits.npz"
-    np.savez(path, input=calib.inputs["image"])
     return (
-        path,
         (1, 1, 8, 8),
         Dataset({"input": calib.inputs["image"]}, calib.labels, "calib"),
         Dataset({"input": evaluation.inputs["image"]}, evaluation.labels, "eval"),
@@ -66,21 +58,8 @@ def data_for(model: str, folder: Path) -> tuple[Path, tuple[int, ...], Dataset, 
 
 
 def baseline_of(model: str, folder: Path) -> tuple[OnnxModel, Dataset, Dataset]:
-    calib_path, shape, calibration, evaluation = data_for(model, folder)
-    result = compile(
-        CompileOptions(
-            source=MODELS[model],
-            target="rpi4",
-            input_shapes=(shape,),
-            calib=calib_path,
-            output=folder / model,
-            overrides=Overrides(quantize=False),
-            min_agreement=0.0,
-            progress=False,
-        )
-    )
-    baseline = OnnxModel(onnx.load(result.path / "baseline.float32.onnx"))
-    return baseline, calibration, evaluation
+    shape, calibration, evaluation = data_for(model)
+    return float_baseline(MODELS[model], shape, calibration.inputs["input"], folder / model), calibration, evaluation
 
 
 def variants() -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from edgec.compiler.kinds import OnnxModel
 from edgec.compiler.kinds_tf import IoLayout
 from edgec.compiler.validation.evaluate import artifact_inputs
 from edgec.runtimes import open_runner
@@ -83,3 +84,25 @@ def float_vs_int8(
             f"{stats['int8']['p50_ms']:>7.2f}ms {stats['int8']['p90_ms']:>7.2f}ms {ratio:>8.2f}x"
         )
     return rows
+
+
+def float_baseline(source: str, input_shape: tuple[int, ...], calibration: np.ndarray, folder: Path) -> OnnxModel:
+    """edgec's own float export of a model factory (`module:factory`), as every build starts from."""
+    import onnx
+
+    from edgec.compiler.api import CompileOptions, compile
+    from edgec.compiler.pipeline import Overrides
+
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "calib.npz", input=calibration)
+    options = CompileOptions(
+        source=source,
+        target="rpi4",
+        input_shapes=(input_shape,),
+        calib=folder / "calib.npz",
+        output=folder / "build",
+        overrides=Overrides(quantize=False),
+        min_agreement=0.0,
+        progress=False,
+    )
+    return OnnxModel(onnx.load(compile(options).path / "baseline.float32.onnx"))

@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 
-from common import check_load, save, time_peers
-from edgec.compiler.api import CompileOptions, compile
+from common import check_load, float_baseline, save, time_peers
 from edgec.compiler.data import Dataset
 from edgec.compiler.engine import run_passes
 from edgec.compiler.kinds import OnnxModel
@@ -30,28 +28,10 @@ from edgec.compiler.passes.onnx_to_tf import OnnxToTf
 from edgec.compiler.passes.prune_channels import PruneChannels
 from edgec.compiler.passes.quantize import Quantize
 from edgec.compiler.passes.tflite import Tflite
-from edgec.compiler.pipeline import Overrides
 from edgec.compiler.progress import Progress
 from edgec.compiler.validation import metrics
 from edgec.compiler.validation.evaluate import run_model
 from edgec.targets.profile import load_profile
-
-
-def baseline(folder: Path, calibration: np.ndarray) -> OnnxModel:
-    np.savez(folder / "calib.npz", input=calibration)
-    result = compile(
-        CompileOptions(
-            source="edgec.models.mobilenet_v2:make_model",
-            target="rpi4",
-            input_shapes=((1, 3, 224, 224),),
-            calib=folder / "calib.npz",
-            output=folder / "build",
-            overrides=Overrides(quantize=False),
-            min_agreement=0.0,
-            progress=False,
-        )
-    )
-    return OnnxModel(onnx.load(result.path / "baseline.float32.onnx"))
 
 
 def main() -> None:
@@ -65,7 +45,7 @@ def main() -> None:
     calibration, held_out = Dataset({"input": x[:64]}, None, "random"), Dataset({"input": x[64:]}, None, "")
     ctx = Context(load_profile("rpi4"), calibration, Progress(False))
     with tempfile.TemporaryDirectory() as tmp:
-        float_model = baseline(Path(tmp), x[:64])
+        float_model = float_baseline("edgec.models.mobilenet_v2:make_model", (1, 3, 224, 224), x[:64], Path(tmp))
     cleaned, _ = run_passes(float_model, [Cleanup()], ctx, None, None)
     pruned, records = run_passes(cleaned, [PruneChannels(ratio=args.ratio)], ctx, None, None)
     assert isinstance(cleaned, OnnxModel) and isinstance(pruned, OnnxModel)

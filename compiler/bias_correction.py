@@ -19,6 +19,7 @@ from .data import Dataset
 from .errors import require
 from .kinds import OnnxModel
 from .passes.equalize import conv_group
+from .weight_edits import bias, set_bias
 
 
 def correct_biases(
@@ -41,7 +42,8 @@ def correct_biases(
         shift = _mean_shift(w, rounded - w, means[conv.input[0]], conv_group(conv))
         if not np.any(shift):
             continue
-        _set_bias(proto, conv, weights, shift, onnx)
+        outputs = int(weights[conv.input[1]].dims[0])
+        set_bias(proto, conv, weights, bias(conv, weights, outputs) - shift)
         corrected.append(conv.name)
     return OnnxModel(proto), corrected
 
@@ -83,16 +85,3 @@ def _mean_shift(w: np.ndarray, dw: np.ndarray, mean: np.ndarray, group: int) -> 
         rows = slice(g * out_per_group, (g + 1) * out_per_group)
         shift[rows] = per_input[rows] @ mean[g * in_per_group : (g + 1) * in_per_group]
     return shift
-
-
-def _set_bias(proto: Any, conv: Any, weights: dict[str, Any], shift: np.ndarray, onnx: Any) -> None:
-    if len(conv.input) > 2 and conv.input[2] in weights:
-        tensor = weights[conv.input[2]]
-        bias = onnx.numpy_helper.to_array(tensor).astype(np.float64) - shift
-        tensor.CopyFrom(onnx.numpy_helper.from_array(bias.astype(np.float32), tensor.name))
-        return
-    name = f"{conv.name or conv.output[0]}_corrected_bias"
-    proto.graph.initializer.append(onnx.numpy_helper.from_array((-shift).astype(np.float32), name))
-    while len(conv.input) < 3:
-        conv.input.append("")
-    conv.input[2] = name

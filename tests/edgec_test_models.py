@@ -118,6 +118,28 @@ def make_dead_channels() -> nn.Module:
     return model.eval()
 
 
+class DeadPooledChannels(nn.Module):
+    """DeadChannels' constant half feeding a classifier through a global pool and a Flatten, as MobileNet's last
+    conv does: channel c becomes Linear input feature c, so the Linear loses the pruned features."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(nn.functional.avg_pool2d(torch.relu(self.conv1(x)), 8).flatten(1))
+
+
+def make_dead_pooled_channels() -> nn.Module:
+    torch.manual_seed(0)
+    model = DeadPooledChannels()
+    with torch.no_grad():
+        model.conv1.weight[8:] = 0.0
+        model.conv1.bias[8:] = 0.5
+    return model.eval()
+
+
 class Inverted(nn.Module):
     """MobileNetV2's inverted residual at toy size: expand 1x1, ReLU6, depthwise 3x3, ReLU6, project 1x1, + x."""
 

@@ -46,6 +46,20 @@ def test_constant_channels_go_and_their_mean_is_folded_into_the_reader(data, tin
     assert np.abs(lost - reference).max() > 0.01  # without folding the mean back, the function changes
 
 
+def test_channels_read_through_a_global_pool_leave_the_classifier_s_inputs_too(data, tiny_data):
+    from edgec_test_models import make_dead_pooled_channels
+
+    model = _onnx(make_dead_pooled_channels)
+    reference = OnnxRuntimeRunner(model.to_bytes()).run({"image": tiny_data})[0]
+    result = PruneChannels(ratio=0.5).run(model, make_context(data))
+    assert _conv_shapes(result.model) == [(8, 1, 3, 3)]
+    gemm = next(n for n in result.model.proto.graph.node if n.op_type == "Gemm")
+    inits = {i.name: tuple(i.dims) for i in result.model.proto.graph.initializer}
+    assert inits[gemm.input[1]] == (10, 8)  # the Linear's 16 input features -> the 8 kept channels
+    pruned = OnnxRuntimeRunner(result.model.to_bytes()).run({"image": tiny_data})[0]
+    np.testing.assert_allclose(pruned, reference, rtol=1e-4, atol=1e-4)  # the constant half's mean is in the bias
+
+
 def test_depthwise_chains_are_pruned_together_and_residual_outputs_are_left_whole(data, tiny_data):
     from edgec_test_models import make_inverted
 
@@ -74,5 +88,5 @@ def test_a_residual_stream_is_pruned_in_every_conv_that_makes_or_reads_it(data, 
 
 def test_a_graph_with_nothing_removable_says_so(tiny_onnx, data):
     model, _ = tiny_onnx  # conv -> relu -> flatten -> linear: the conv's channels meet a Flatten
-    with pytest.raises(InputError, match="found no conv whose output channels only feed other convs"):
+    with pytest.raises(InputError, match="found no conv whose output channels only feed other convs or Gemms"):
         PruneChannels().run(model, make_context(data))

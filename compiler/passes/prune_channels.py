@@ -3,12 +3,14 @@
 Zeros do not make CPU kernels faster; fewer channels do. A channel can go only if everything that makes or
 reads it can lose it too, so the pass finds *channel spaces* in the ONNX graph: tensors that share channel
 indexing through per-channel ops (Relu, Clip, pooling), depthwise convs (one to one) and residual Adds (both
-operands). A space is prunable when it is made only by plain convs (which lose output channels) and read only
-by plain convs (which lose input channels): MobileNet's expand -> depthwise -> project chains and its residual
-streams. A space that meets a Concat, a Flatten, a constant operand or the graph's inputs or outputs is left
-whole. Within a space the lowest-importance channels go (L1 norm of the making filters, which after cleanup's
-BatchNorm folding also carries the BN scale; or the mean |activation| where they are read), and the kept count
-is rounded up to a multiple of 8, the vector width int8 kernels use.
+operands), and a Flatten of a 1x1 map (a global pool's output, where channel c becomes feature c). A space is
+prunable when it is made only by plain convs (which lose output channels) and read only by plain convs or Gemms
+(which lose input channels): MobileNet's expand -> depthwise -> project chains, its residual streams, and its
+last conv that feeds the classifier through a global pool. A space that meets a Concat, a Flatten of a larger
+map, a constant operand or the graph's inputs or outputs is left whole. Within a space the lowest-importance
+channels go (L1 norm of the making filters, which after cleanup's BatchNorm folding also carries the BN scale;
+or the mean |activation| where they are read), and the kept count is rounded to the nearest multiple of 8, the
+vector width int8 kernels use, so the share removed stays near `ratio` on average.
 
 Recovery without training (`compensate`, on by default): a removed channel's mean output still reached the next
 convs; its mean (measured on calibration data where those convs read it) times their weights is added to their
@@ -26,6 +28,7 @@ import numpy as np
 from ..activations import channel_moments
 from ..errors import InputError, require
 from ..kinds import Model, OnnxModel
+from ..weight_edits import bias, set_bias
 from .base import Context, Pass, PassResult
 from .equalize import conv_group
 from .prune import matches_any
@@ -38,10 +41,12 @@ ALIGN = 8
 @dataclass
 class _Group:
     """One channel space: convs that make its channels (several when residual Adds join them), depthwise
-    convs that carry them one to one, and convs that read them as input channels."""
+    convs that carry them one to one, Flattens or Reshapes of a 1x1 map that turn them into features, and convs
+    or Gemms that read them as input channels."""
 
     roots: list[Any]
     depthwise: list[Any]
+    flattens: list[Any]
     readers: list[Any]
 
     @property
@@ -73,13 +78,18 @@ class PruneChannels(Pass):
         assert isinstance(model, OnnxModel)
         onnx = require("onnx")
         proto, weights = model.editable_copy()
+        shaped = onnx.shape_inference.infer_shapes(model.proto).graph
+        shapes = {v.name: _dims(v) for v in (*shaped.value_info, *shaped.input, *shaped.output)}
         groups = [
-            g for g in _groups(proto.graph, weights) if not any(matches_any(r.name, self.exclude) for r in g.roots)
+            g
+            for g in _groups(proto.graph, weights, shapes)
+            if not any(matches_any(r.name, self.exclude) for r in g.roots)
         ]
         if not groups:
             raise InputError(
-                "prune-channels found no conv whose output channels only feed other convs (every conv output "
-                "meets a residual Add, Concat, Flatten or the graph output); nothing can be removed structurally"
+                "prune-channels found no conv whose output channels only feed other convs or Gemms (every conv "
+                "output meets a Concat, a Flatten of a map larger than 1x1, a constant operand or the graph "
+                "output); nothing can be removed structurally"
             )
         means = self._means(model, groups, ctx)
         importance = self._importance(groups, weights, means, onnx)
@@ -91,7 +101,7 @@ class PruneChannels(Pass):
             if keep_count < len(scores):
                 if self.compensate:
                     _compensate(group, keep, weights, means, proto, onnx)
-                _apply(group, keep, weights, onnx)
+                _apply(group, keep, weights, proto, onnx)
                 removed[group.name] = f"{len(scores)} -> {keep_count}"
         del proto.graph.value_info[:]  # shapes changed: infer them again (MAC counts and later passes read them)
         output = OnnxModel(onnx.shape_inference.infer_shapes(proto))
@@ -120,7 +130,7 @@ class PruneChannels(Pass):
         return {g.name: np.sum([_filter_l1(r, weights, onnx) for r in g.roots], axis=0) for g in groups}
 
 
-def _groups(graph: Any, weights: dict[str, Any]) -> list[_Group]:
+def _groups(graph: Any, weights: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> list[_Group]:
     """Every channel space (tensors that share channel indexing) whose channels can be removed together."""
     producer = {out: node for node in graph.node for out in node.output}
     consumers: dict[str, list[Any]] = {}
@@ -132,7 +142,7 @@ def _groups(graph: Any, weights: dict[str, Any]) -> list[_Group]:
     groups = []
     for node in graph.node:
         if _plain_conv(node, weights) and node.output[0] not in seen:
-            group = _space(node.output[0], producer, consumers, boundary, weights, seen)
+            group = _space(node.output[0], producer, consumers, boundary, weights, shapes, seen)
             if group is not None and group.readers:
                 groups.append(group)
     return groups
@@ -144,14 +154,17 @@ def _space(
     consumers: dict[str, list[Any]],
     boundary: set[str],
     weights: dict[str, Any],
+    shapes: dict[str, tuple[int, ...]],
     seen: set[str],
 ) -> _Group | None:
-    """Walk the channel space of `start` both ways: through per-channel ops, depthwise convs and residual Adds.
-    It is prunable when every tensor in it is made by a plain or depthwise conv or a per-channel op and read
-    only by those or by plain convs (which lose input channels); anything else (Concat, Flatten, a constant
-    operand, the graph's inputs or outputs) leaves the whole space as it is."""
+    """Walk the channel space of `start` both ways: through per-channel ops, depthwise convs, residual Adds and
+    flattened 1x1 maps. It is prunable when every tensor in it is made by a plain or depthwise conv or one of
+    those ops and read only by them or by plain convs and Gemms (which lose input channels); anything else
+    (Concat, a Flatten of a larger map, a constant operand, the graph's inputs or outputs) leaves the whole
+    space as it is."""
     roots: list[Any] = []
     depthwise: list[Any] = []
+    flattens: dict[str, Any] = {}
     readers: list[Any] = []
     prunable, stack = True, [start]
     while stack:
@@ -169,29 +182,68 @@ def _space(
             stack.append(made_by.input[0])
         elif made_by.op_type in CHANNELWISE:
             stack.append(made_by.input[0])
-        elif made_by.op_type == "Add" and _carries_channels(made_by, tensor, weights):
+        elif made_by.op_type == "Add" and _carries_channels(made_by, tensor, weights, shapes):
             stack.extend(made_by.input)
+        elif _flattens(made_by, made_by.input[0], weights, shapes):
+            flattens[made_by.output[0]] = made_by
+            stack.append(made_by.input[0])
         else:
             prunable = False
         for node in consumers.get(tensor, []):
-            reads_data = node.input[0] == tensor
-            if _plain_conv(node, weights) and reads_data:
+            if _reader(node, tensor, weights):
                 readers.append(node)
-            elif _carries_channels(node, tensor, weights):
+            elif _flattens(node, tensor, weights, shapes):
+                flattens[node.output[0]] = node
+                stack.append(node.output[0])
+            elif _carries_channels(node, tensor, weights, shapes):
                 stack.append(node.output[0])
             else:
                 prunable = False
     if not prunable or not roots:
         return None
     channels = {int(weights[c.input[1]].dims[0]) for c in roots + depthwise}
-    return _Group(roots, depthwise, readers) if len(channels) == 1 else None
+    return _Group(roots, depthwise, list(flattens.values()), readers) if len(channels) == 1 else None
 
 
-def _carries_channels(node: Any, tensor: str, weights: dict[str, Any]) -> bool:
+def _carries_channels(node: Any, tensor: str, weights: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> bool:
     """The node's output has `tensor`'s channels, one to one: a depthwise conv, a per-channel op, a residual Add."""
     if node.op_type == "Add":
         return not any(i in weights for i in node.input)
     return node.input[0] == tensor and (_depthwise(node, weights) or node.op_type in CHANNELWISE)
+
+
+def _flattens(node: Any, tensor: str, weights: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> bool:
+    """A Flatten, or a Reshape by a constant shape, of an (N, C, 1, ..., 1) map into (N, C): channel c becomes
+    feature c, as after a global pool."""
+    shape, flat = shapes.get(tensor, ()), shapes.get(node.output[0], ())
+    one_by_one = len(shape) > 2 and all(d == 1 for d in shape[2:]) and flat[1:] == shape[1:2]
+    if node.op_type == "Flatten":
+        return one_by_one and next((a.i for a in node.attribute if a.name == "axis"), 1) == 1
+    return node.op_type == "Reshape" and node.input[0] == tensor and node.input[1] in weights and one_by_one
+
+
+def _reader(node: Any, tensor: str, weights: dict[str, Any]) -> bool:
+    """A layer that can lose input channels: a plain conv or a Gemm (no alpha/beta scaling) reading `tensor`."""
+    if node.input[0] != tensor:
+        return False
+    if node.op_type == "Gemm":
+        scaled = any(a.name in ("alpha", "beta") and a.f != 1.0 for a in node.attribute)
+        transposed_a = any(a.name == "transA" and a.i for a in node.attribute)
+        outputs = weights[node.input[1]].dims[_reader_axis(node) - 1] if node.input[1] in weights else 0
+        per_output_bias = bias(node, weights, outputs) is not None
+        return node.input[1] in weights and not scaled and not transposed_a and per_output_bias
+    return _plain_conv(node, weights)
+
+
+def _reader_axis(node: Any) -> int:
+    """The weight axis that indexes input channels: conv (out, in, k...), Gemm B (out, in) when transposed."""
+    if node.op_type == "Gemm" and not any(a.name == "transB" and a.i for a in node.attribute):
+        return 0
+    return 1
+
+
+def _dims(value: Any) -> tuple[int, ...]:
+    return tuple(d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim)
 
 
 def _plain_conv(node: Any, weights: dict[str, Any]) -> bool:
@@ -205,7 +257,7 @@ def _depthwise(node: Any, weights: dict[str, Any]) -> bool:
     return conv_group(node) == dims[0] and dims[1] == 1
 
 
-def _apply(group: _Group, keep: np.ndarray, weights: dict[str, Any], onnx: Any) -> None:
+def _apply(group: _Group, keep: np.ndarray, weights: dict[str, Any], proto: Any, onnx: Any) -> None:
     def take(name: str, axis: int) -> None:
         tensor = weights[name]
         values = np.take(onnx.numpy_helper.to_array(tensor), keep, axis=axis)
@@ -219,30 +271,26 @@ def _apply(group: _Group, keep: np.ndarray, weights: dict[str, Any], onnx: Any) 
         for attribute in conv.attribute:
             if attribute.name == "group":
                 attribute.i = len(keep)
-    for conv in group.readers:
-        take(conv.input[1], 1)
+    for reader in group.readers:
+        take(reader.input[1], _reader_axis(reader))
+    for reshape in (n for n in group.flattens if n.op_type == "Reshape"):  # its shape constant names C
+        name = f"{reshape.output[0]}_pruned_shape"
+        proto.graph.initializer.append(onnx.numpy_helper.from_array(np.array([-1, len(keep)], np.int64), name))
+        reshape.input[1] = name
 
 
 def _compensate(
     group: _Group, keep: np.ndarray, weights: dict[str, Any], means: dict[str, np.ndarray], proto: Any, onnx: Any
 ) -> None:
-    """Fold the removed channels' mean contribution into each reading conv's bias."""
+    """Fold the removed channels' mean contribution into each reader's bias."""
     for conv in group.readers:
-        w = onnx.numpy_helper.to_array(weights[conv.input[1]]).astype(np.float64)
+        w = np.moveaxis(onnx.numpy_helper.to_array(weights[conv.input[1]]).astype(np.float64), _reader_axis(conv), 1)
         dropped = np.setdiff1d(np.arange(w.shape[1]), keep)
         per_input = w[:, dropped].sum(axis=tuple(range(2, w.ndim)))  # (out, dropped)
         shift = per_input @ means[conv.input[0]][dropped]
-        if len(conv.input) > 2 and conv.input[2]:
-            bias = weights[conv.input[2]]
-            values = onnx.numpy_helper.to_array(bias).astype(np.float64) + shift
-            bias.CopyFrom(onnx.numpy_helper.from_array(values.astype(np.float32), bias.name))
-        else:
-            name = f"{conv.name or conv.output[0]}_compensated_bias"
-            proto.graph.initializer.append(onnx.numpy_helper.from_array(shift.astype(np.float32), name))
-            weights[name] = proto.graph.initializer[-1]
-            while len(conv.input) < 3:
-                conv.input.append("")
-            conv.input[2] = name
+        current = bias(conv, weights, len(shift))
+        assert current is not None  # readers are convs and unscaled Gemms whose bias is per output
+        set_bias(proto, conv, weights, current + shift)
 
 
 def _filter_l1(conv: Any, weights: dict[str, Any], onnx: Any) -> np.ndarray:
@@ -253,7 +301,7 @@ def _filter_l1(conv: Any, weights: dict[str, Any], onnx: Any) -> np.ndarray:
 def _aligned(channels: int, ratio: float) -> int:
     keep = max(1, round(channels * (1 - ratio)))
     if channels >= 2 * ALIGN:
-        keep = min(channels, math.ceil(keep / ALIGN) * ALIGN)
+        keep = min(channels, max(ALIGN, round(keep / ALIGN) * ALIGN))
     return keep
 
 
