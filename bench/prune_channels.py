@@ -37,6 +37,7 @@ from edgec.targets.profile import load_profile
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ratio", type=float, default=0.4)
+    parser.add_argument("--align", type=int, default=16)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     load = check_load()
@@ -47,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         float_model = float_baseline("edgec.models.mobilenet_v2:make_model", (1, 3, 224, 224), x[:64], Path(tmp))
     cleaned, _ = run_passes(float_model, [Cleanup()], ctx, None, None)
-    pruned, records = run_passes(cleaned, [PruneChannels(ratio=args.ratio)], ctx, None, None)
+    pruned, records = run_passes(cleaned, [PruneChannels(ratio=args.ratio, align=args.align)], ctx, None, None)
     assert isinstance(cleaned, OnnxModel) and isinstance(pruned, OnnxModel)
     facts: dict[str, Any] = {"channels": records[0].details["channels"]}
     artifacts: dict[str, tuple[str, bytes]] = {}
