@@ -29,6 +29,12 @@ def _budget(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
         raise click.BadParameter(f"{value!r}: expected SECONDS[,TRIALS], e.g. 300,60") from None
 
 
+def _prune(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    from .compiler.prune_request import parse_prune
+
+    return parse_prune(value) if value else None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgec")
 @click.option(
@@ -68,6 +74,12 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     help="Calibration method [the profile's].",
 )
 @click.option("--pipeline", help="Pass pipeline, e.g. 'cleanup{method=ort},quantize{calibration=entropy}'.")
+@click.option(
+    "--prune",
+    callback=_prune,
+    help="Prune before quantizing: unstructured:0.5, structured:0.4, structured:auto (largest within budget), "
+    "or a pass spec such as 'prune{method=wanda,sparsity=auto}'.",
+)
 @click.option("--max-drop", type=float, help="Allowed top-1 drop in points [the profile's].")
 @click.option("--min-agreement", type=float, help="Allowed minimum top-1 agreement without labels [profile's].")
 @click.option(

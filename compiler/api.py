@@ -26,6 +26,8 @@ from .output import MANIFEST, check_destination, write_build
 from .passes.base import Context
 from .pipeline import ArtifactPlan, Overrides, import_passes, plan_artifacts
 from .progress import Progress
+from .prune_request import PruneRequest
+from .prune_search import PLOT_FILE, PruneSearch, auto_prune, measured_plan, plot_curve
 from .report_md import render_markdown
 from .search import SearchLimits, search, unsearchable
 from .validation import gate, metrics
@@ -57,6 +59,7 @@ class CompileOptions:
     progress: bool | None = None
     search: bool = True
     search_limits: SearchLimits = field(default_factory=SearchLimits)
+    prune: PruneRequest | None = None
 
 
 @dataclass
@@ -90,7 +93,10 @@ def compile(options: CompileOptions) -> BuildResult:
     out = options.output or Path("build") / f"{_source_name(options.source)}-{profile.id}"
     check_destination(out, options.force)
     source_kind = kind_of(options.source)
-    plans = plan_artifacts(profile, options.overrides, source_kind)
+    overrides = options.overrides
+    if options.prune:
+        overrides = dataclasses.replace(overrides, prune=options.prune.fixed())
+    plans = plan_artifacts(profile, overrides, source_kind)
     for plan in plans:
         check_chain(source_kind if plan.from_source else "onnx", list(plan.passes))
     progress = Progress(options.progress)
@@ -109,6 +115,11 @@ def compile(options: CompileOptions) -> BuildResult:
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress, cache.scratch() if cache else None)
     calibration_hash = calibration.sha256 if calibration else None
+    pruning = None
+    if options.prune and options.prune.auto:
+        pruning = _auto_prune(options, profile, plans, baseline, ctx, cache, evaluation)
+        prune = options.prune.at(pruning.chosen) if pruning.chosen else None  # none within budget: unpruned
+        plans = plan_artifacts(profile, dataclasses.replace(overrides, prune=prune), source_kind)
     built = [
         (plan, *run_passes(model if plan.from_source else baseline, list(plan.passes), ctx, cache, calibration_hash))
         for plan in plans
@@ -147,6 +158,7 @@ def compile(options: CompileOptions) -> BuildResult:
         "constraints": constraints,
         "cross_format": checked.cross_formats,
         "search": searches,
+        "prune_search": pruning.to_dict() if pruning else None,
         "gate": {
             "max_accuracy_drop_points": checked.max_drop,
             "min_agreement": checked.min_agreement,
@@ -157,6 +169,8 @@ def compile(options: CompileOptions) -> BuildResult:
         "tools": reporting.tool_versions(),
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if pruning and pruning.curve:
+        files[PLOT_FILE] = plot_curve(pruning)
     files["report.json"] = reporting.to_json(report)
     files["report.md"] = render_markdown(report).encode()
     files[MANIFEST] = reporting.to_json(reporting.manifest(report, info, files))
@@ -246,6 +260,37 @@ def _search_failures(
         replaced.append((dataclasses.replace(plan, passes=chosen.passes), chosen.model, chosen.records))
         results[plan.artifact.name] = result.to_dict()
     return replaced, results
+
+
+def _auto_prune(
+    options: CompileOptions,
+    profile: TargetProfile,
+    plans: list[ArtifactPlan],
+    baseline: OnnxModel,
+    ctx: Context,
+    cache: PassCache | None,
+    evaluation: Dataset,
+) -> PruneSearch:
+    """Measure the prune amounts on one artifact and return the curve with the largest amount within budget."""
+    assert options.prune is not None
+    threads = _threads(profile)
+    reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, ctx.progress, "float baseline")
+    max_drop = profile.budgets.max_accuracy_drop if options.max_drop is None else options.max_drop
+    min_agreement = profile.budgets.min_agreement if options.min_agreement is None else options.min_agreement
+    calibration_hash = ctx.calibration.sha256 if ctx.calibration else None
+    return auto_prune(
+        options.prune,
+        measured_plan(plans),
+        baseline,
+        ctx,
+        cache,
+        calibration_hash,
+        evaluation,
+        reference,
+        (max_drop, min_agreement),
+        threads,
+        options.search_limits,
+    )
 
 
 def _threads(profile: TargetProfile) -> int:

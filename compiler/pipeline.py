@@ -28,6 +28,7 @@ class Overrides:
     pipeline: str | None = None
     quantize: bool = True
     calibration: str | None = None
+    prune: PassSpec | None = None  # inserted after cleanup in every artifact's pipeline
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,11 @@ def plan_artifacts(profile: TargetProfile, overrides: Overrides, source_kind: st
         if not overrides.quantize:
             steps = [s for s in steps if s.name != "quantize"]
         steps = [_with_profile_defaults(s, profile, overrides) for s in steps]
-        steps, from_source = _native_route(steps, source_kind)
+        if overrides.prune:
+            steps = _with_pruning(steps, overrides.prune)
+            from_source = False  # pruning edits the ONNX graph, so a native route would skip it
+        else:
+            steps, from_source = _native_route(steps, source_kind)
         if not steps:
             raise ConfigError(f"target {profile.id}: artifact {artifact.name!r} has an empty pipeline")
         passes = tuple(build_pass(s) for s in steps)
@@ -72,6 +77,15 @@ def plan_artifacts(profile: TargetProfile, overrides: Overrides, source_kind: st
             )
         plans.append(ArtifactPlan(artifact, passes, from_source))
     return plans
+
+
+def _with_pruning(steps: list[PassSpec], prune: PassSpec) -> list[PassSpec]:
+    """Prune right after cleanup: BatchNorm is folded by then (L1 sees the BN scale), and quantization and
+    lowering see the pruned weights."""
+    if any(s.name in ("prune", "prune-channels") for s in steps):
+        raise ConfigError("--prune: the pipeline already prunes; drop one of the two")
+    after = next((i + 1 for i, s in enumerate(steps) if s.name == "cleanup"), 0)
+    return [*steps[:after], prune, *steps[after:]]
 
 
 def _native_route(steps: list[PassSpec], source_kind: str) -> tuple[list[PassSpec], bool]:

@@ -23,16 +23,17 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "## Artifacts",
         "",
-        "| artifact | precision | size | vs float | accuracy | drop (points) | agreement | cosine | SQNR dB "
-        "| max abs |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| artifact | precision | size | zlib | vs float | accuracy | drop (points) | agreement | cosine "
+        "| SQNR dB | max abs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for art in report["artifacts"]:
         ev = art["evaluation"]
         drift = ev["drift"]
         lines.append(
             f"| `{art['file']}` | {art['precision']} | {art['size_bytes'] / 1024:.1f} KiB | "
-            f"{art['size_ratio']:.3f}x | {_pct(ev['accuracy'])} | {_num(ev['accuracy_drop_points'])} | "
+            f"{art['compressed_bytes'] / 1024:.1f} KiB | {art['size_ratio']:.3f}x | {_pct(ev['accuracy'])} | "
+            f"{_num(ev['accuracy_drop_points'])} | "
             f"{_pct(drift['agreement'])} | {drift['cosine']:.5f} | {_num(drift['sqnr_db'])} | "
             f"{drift['max_abs']:.4g} |"
         )
@@ -49,6 +50,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"lower bound {facts['arena_lower_bound_bytes'] / 1024:.1f} KiB)."
             + (f" Next: `{facts['compile_command']}`." if facts["compile_command"] else "")
         )
+    lines += _pruning_lines(report)
     for name, found in report.get("search", {}).items():
         if "skipped" in found:
             lines += ["", f"## Fallback search for `{name}`", "", f"Not run: {found['skipped']}."]
@@ -115,6 +117,57 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _pruning_lines(report: dict[str, Any]) -> list[str]:
+    """What pruning did to each artifact and what it buys, then the auto search's curve if there was one."""
+    lines: list[str] = []
+    for art in report["artifacts"]:
+        for rec in art["passes"]:
+            details = rec["details"]
+            if rec["name"] == "prune":
+                layers = details["layer_sparsity"]
+                lines += [
+                    "",
+                    f"## Pruning in `{art['file']}`",
+                    "",
+                    f"Unstructured, {rec['config'].get('method')}: {len(layers)} layers at "
+                    f"{min(layers.values()):.0%}-{max(layers.values()):.0%} zeros. Compressed (zlib) the float "
+                    f"model went {details['compressed_bytes_before'] / 1024:.1f} -> "
+                    f"{details['compressed_bytes'] / 1024:.1f} KiB; the artifact compresses to "
+                    f"{art['compressed_bytes'] / 1024:.1f} KiB of {art['size_bytes'] / 1024:.1f} KiB. Zeros buy "
+                    "no speed: neither ONNX Runtime's nor LiteRT's CPU kernels skip them.",
+                ]
+            elif rec["name"] == "prune-channels":
+                lines += [
+                    "",
+                    f"## Pruning in `{art['file']}`",
+                    "",
+                    f"Structured: {len(details['channels'])} channel groups cut, parameters "
+                    f"{details['params_before']:,} -> {details['params_after']:,}: "
+                    + ", ".join(f"`{k}` {v}" for k, v in details["channels"].items()),
+                ]
+    found = report.get("prune_search")
+    if not found:
+        return lines
+    chosen = found["chosen"]
+    lines += [
+        "",
+        f"## Prune search (`--prune {found['request']}`)",
+        "",
+        f"Measured on `{found['measured_on']}`; stopped by {found['stopped_by']}. Chosen: "
+        + (f"{found['option']}={chosen:g}." if chosen is not None else "none within budget; built unpruned."),
+        "",
+        f"| {found['option']} | within budget | drop (points) | agreement | p50 ms | size | zlib | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {p['amount']:g} | {'yes' if p['passed'] else 'no'} | {_num(p['accuracy_drop_points'])} | "
+        f"{_pct(p['agreement'])} | {_num(p['latency_p50_ms'])} | {p['size_bytes'] / 1024:.1f} KiB | "
+        f"{p['compressed_bytes'] / 1024:.1f} KiB | {p['seconds']:.1f} |"
+        for p in found["curve"]
+    ]
+    return [*lines, "", f"![prune curve]({found['plot']})"]
 
 
 def _data_line(entry: dict[str, Any]) -> str:

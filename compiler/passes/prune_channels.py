@@ -278,7 +278,9 @@ def _apply(group: _Group, keep: np.ndarray, weights: dict[str, Any], proto: Any,
     for reshape in (n for n in group.flattens if n.op_type == "Reshape"):  # its shape constant names C
         name = f"{reshape.output[0]}_pruned_shape"
         proto.graph.initializer.append(onnx.numpy_helper.from_array(np.array([-1, len(keep)], np.int64), name))
-        reshape.input[1] = name
+        old, reshape.input[1] = reshape.input[1], name
+        if not any(old in node.input for node in proto.graph.node):  # runtimes warn about unused initializers
+            proto.graph.initializer.remove(weights.pop(old))
 
 
 def _compensate(

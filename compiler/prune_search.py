@@ -1,0 +1,189 @@
+"""`--prune structured:auto` / `unstructured:auto`: the largest amount whose int8 drift stays within budget.
+
+Drift grows with the amount pruned, so the search walks the grid upwards, stops at the first amount over
+budget, then halves the gap between the last amount that passed and that one twice. Each point is the real
+artifact: the target's first artifact pipeline (its ONNX one when it has one: no conversion per point) with
+the prune pass at that amount, evaluated in its runtime against the float baseline, with its batch-1 latency
+and size. Every point explored is kept: the report shows the curve (table and plot), not only the winner.
+
+The gate is the build's own (accuracy drop, or agreement without labels), on the evaluation data; the chosen
+amount is then built for every artifact and validated as usual, so a TFLite artifact that drifts more than
+the ONNX one measured here is still caught (and searched) by the normal gate.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .cache import PassCache
+from .data import Dataset
+from .engine import run_passes
+from .kinds import Model
+from .passes.base import Context
+from .pipeline import ArtifactPlan
+from .prune_request import PruneRequest
+from .registry import build_pass
+from .search import SearchLimits, batch1_latency_ms
+from .validation import gate
+from .validation.evaluate import RunResult, compare, run_model
+
+REFINEMENTS = 2
+
+
+@dataclass
+class CurvePoint:
+    amount: float
+    passed: bool
+    accuracy_drop_points: float | None
+    agreement: float
+    latency_p50_ms: float
+    size_bytes: int
+    compressed_bytes: int
+    seconds: float
+
+
+@dataclass
+class PruneSearch:
+    request: str
+    pass_name: str
+    option: str
+    measured_on: str
+    budget: dict[str, float]
+    chosen: float | None = None
+    stopped_by: str = "grid"
+    curve: list[CurvePoint] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        points = sorted(self.curve, key=lambda p: p.amount)
+        return {**asdict(self), "curve": [asdict(p) for p in points], "plot": PLOT_FILE if self.curve else None}
+
+
+PLOT_FILE = "prune_curve.png"
+
+
+def measured_plan(plans: list[ArtifactPlan]) -> ArtifactPlan:
+    """The artifact the curve is measured on: the first ONNX one (fast to build), else the first."""
+    return next((p for p in plans if p.artifact.format == "onnx"), plans[0])
+
+
+def auto_prune(
+    request: PruneRequest,
+    plan: ArtifactPlan,
+    baseline: Model,
+    ctx: Context,
+    cache: PassCache | None,
+    calibration_hash: str | None,
+    evaluation: Dataset,
+    reference: RunResult,
+    budget: tuple[float, float],
+    threads: int,
+    limits: SearchLimits,
+) -> PruneSearch:
+    started = time.perf_counter()
+    found = PruneSearch(
+        request.text,
+        request.spec.name,
+        request.amount_option,
+        plan.artifact.name,
+        {"max_accuracy_drop_points": budget[0], "min_agreement": budget[1]},
+    )
+    position = next(i for i, p in enumerate(plan.passes) if p.name == request.spec.name)
+
+    def measure(amount: float) -> CurvePoint:
+        point_started = time.perf_counter()
+        passes = list(plan.passes)
+        passes[position] = build_pass(request.at(amount))
+        ctx.progress.step(f"prune search: {request.amount_option}={amount:g}")
+        artifact, _ = run_passes(baseline, passes, ctx, cache, calibration_hash)
+        data = artifact.artifact_bytes()
+        run = run_model(
+            plan.artifact.runtime, data, evaluation, threads, ctx.progress, plan.artifact.name, _layout(artifact)
+        )
+        evaluated = compare(plan.artifact.name, reference, run, evaluation.labels)
+        point = CurvePoint(
+            amount,
+            all(c.passed for c in gate.check([evaluated], *budget)),
+            evaluated.accuracy_drop_points,
+            evaluated.drift["agreement"],
+            batch1_latency_ms(artifact, plan.artifact.runtime, evaluation, threads),
+            len(data),
+            len(zlib.compress(data, 9)),
+            round(time.perf_counter() - point_started, 3),
+        )
+        found.curve.append(point)
+        return point
+
+    def out_of_time() -> bool:
+        if time.perf_counter() - started > limits.seconds or len(found.curve) >= limits.trials:
+            found.stopped_by = "budget"
+            return True
+        return False
+
+    passed, failed = None, None
+    for amount in request.grid:
+        if out_of_time():
+            break
+        if measure(amount).passed:
+            passed = amount
+        else:
+            failed = amount
+            break
+    for _ in range(REFINEMENTS if failed is not None else 0):
+        if out_of_time():
+            break
+        middle = round(((passed or 0.0) + failed) / 2, 4)  # type: ignore[operator]
+        if measure(middle).passed:
+            passed = middle
+        else:
+            failed = middle
+    found.chosen = passed
+    return found
+
+
+def _layout(model: Model) -> Any:
+    return getattr(model, "layout", None)
+
+
+def plot_curve(found: PruneSearch) -> bytes:
+    """Drift and latency against the amount pruned, the budget drawn in, the chosen amount marked: a PNG."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    points = sorted(found.curve, key=lambda p: p.amount)
+    amounts = [p.amount for p in points]
+    figure, (drift_axis, latency_axis, size_axis) = pyplot.subplots(1, 3, figsize=(12, 3.4), dpi=100)
+    if all(p.accuracy_drop_points is not None for p in points):
+        drift_axis.plot(amounts, [p.accuracy_drop_points for p in points], "o-", label="top-1 drop (points)")
+        drift_axis.axhline(found.budget["max_accuracy_drop_points"], color="red", linestyle="--", label="budget")
+        drift_axis.set_ylabel("accuracy drop vs float (points)")
+    else:
+        drift_axis.plot(amounts, [100 * p.agreement for p in points], "o-", label="top-1 agreement (%)")
+        drift_axis.axhline(100 * found.budget["min_agreement"], color="red", linestyle="--", label="budget")
+        drift_axis.set_ylabel("agreement with float (%)")
+    latency_axis.plot(amounts, [p.latency_p50_ms for p in points], "o-")
+    latency_axis.set_ylabel(f"{found.measured_on} p50 latency (ms)")
+    size_axis.plot(amounts, [p.size_bytes / 1024 for p in points], "o-", label="file")
+    size_axis.plot(amounts, [p.compressed_bytes / 1024 for p in points], "s-", label="zlib-compressed")
+    size_axis.set_ylabel("artifact size (KiB)")
+    size_axis.legend(fontsize=8)
+    for axis in (latency_axis, size_axis):
+        axis.set_ylim(bottom=0)  # from zero: run-to-run noise must not look like a trend
+    for axis in (drift_axis, latency_axis, size_axis):
+        axis.set_xlabel(found.option)
+        axis.grid(alpha=0.3)
+        if found.chosen is not None:
+            axis.axvline(found.chosen, color="green", alpha=0.6, label=f"chosen {found.chosen:g}")
+    drift_axis.legend(fontsize=8)
+    figure.suptitle(f"--prune {found.request}: int8 {found.measured_on}", fontsize=10)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    pyplot.close(figure)
+    return buffer.getvalue()
