@@ -3,7 +3,7 @@
     python bench/prune_channels.py [--ratio 0.4] [--threads 1 2]
 
 edgec's passes on the MobileNetV2-style net (random weights, 64 random calibration inputs): cleanup, then
-prune-channels (L1, mean compensation) or not, then ORT int8 (rpi4 scheme) and onnx2tf + full-int8 TFLite.
+prune-channels (L1, mean recovery) or not, then ORT int8 (rpi4 scheme) and onnx2tf + full-int8 TFLite.
 Unpruned and pruned artifacts are timed interleaved in one process at batch 1. Random weights: the drift
 column says how far the pruned function moved, not what accuracy a trained net would keep.
 """

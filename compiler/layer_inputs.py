@@ -35,6 +35,20 @@ def supported(node: Any) -> bool:
     return node.op_type == "MatMul"
 
 
+def weight_rows(node: Any, w: np.ndarray) -> np.ndarray:
+    """The weights as (outputs, inputs): a conv's filters flattened, a Gemm/MatMul's B with outputs first."""
+    if node.op_type == "Conv":
+        return w.reshape(w.shape[0], -1)
+    return w if node.op_type == "Gemm" and transposed_b(node) else w.T
+
+
+def weight_from_rows(node: Any, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """weight_rows undone: (outputs, inputs) back to the layer's own weight layout."""
+    if node.op_type == "Conv":
+        return values.reshape(shape)
+    return values if node.op_type == "Gemm" and transposed_b(node) else values.T
+
+
 def rows(node: Any, x: np.ndarray, kernel: tuple[int, ...]) -> np.ndarray:
     """The input as (positions, features), features ordered as a weight row flattens: (C, k...) for a conv."""
     if node.op_type != "Conv":
@@ -69,3 +83,7 @@ def input_grams(
             total, count = grams.get(node.name, (0.0, 0))
             grams[node.name] = (total + x.T @ x, count + len(x))
     return grams
+
+
+def transposed_b(node: Any) -> bool:
+    return any(a.name == "transB" and a.i for a in node.attribute)

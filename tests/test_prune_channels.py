@@ -36,12 +36,12 @@ def test_constant_channels_go_and_their_mean_is_folded_into_the_reader(data, tin
 
     model = _onnx(make_dead_channels)
     reference = OnnxRuntimeRunner(model.to_bytes()).run({"image": tiny_data})[0]
-    result = PruneChannels(ratio=0.5).run(model, make_context(data))
+    result = PruneChannels(ratio=0.5, recovery="mean").run(model, make_context(data))
     assert _conv_shapes(result.model) == [(8, 1, 3, 3), (8, 8, 1, 1)]  # conv1 16 -> 8, conv2 reads 8
     assert result.details["params_after"] < result.details["params_before"]
     pruned = OnnxRuntimeRunner(result.model.to_bytes()).run({"image": tiny_data})[0]
     np.testing.assert_allclose(pruned, reference, rtol=1e-4, atol=1e-4)  # the dead (constant) half went
-    uncompensated = PruneChannels(ratio=0.5, compensate=False).run(model, make_context(data)).model
+    uncompensated = PruneChannels(ratio=0.5, recovery="none").run(model, make_context(data)).model
     lost = OnnxRuntimeRunner(uncompensated.to_bytes()).run({"image": tiny_data})[0]
     assert np.abs(lost - reference).max() > 0.01  # without folding the mean back, the function changes
 
@@ -51,7 +51,7 @@ def test_channels_read_through_a_global_pool_leave_the_classifier_s_inputs_too(d
 
     model = _onnx(make_dead_pooled_channels)
     reference = OnnxRuntimeRunner(model.to_bytes()).run({"image": tiny_data})[0]
-    result = PruneChannels(ratio=0.5).run(model, make_context(data))
+    result = PruneChannels(ratio=0.5, recovery="mean").run(model, make_context(data))
     assert _conv_shapes(result.model) == [(8, 1, 3, 3)]
     gemm = next(n for n in result.model.proto.graph.node if n.op_type == "Gemm")
     inits = {i.name: tuple(i.dims) for i in result.model.proto.graph.initializer}
@@ -90,3 +90,16 @@ def test_a_graph_with_nothing_removable_says_so(tiny_onnx, data):
     model, _ = tiny_onnx  # conv -> relu -> flatten -> linear: the conv's channels meet a Flatten
     with pytest.raises(InputError, match="found no conv whose output channels only feed other convs or Gemms"):
         PruneChannels().run(model, make_context(data))
+
+
+def test_refit_recovers_more_than_the_mean_and_the_mean_more_than_nothing(data, tiny_data):
+    from edgec_test_models import make_inverted_with_head
+
+    model = _onnx(make_inverted_with_head)
+    reference = OnnxRuntimeRunner(model.to_bytes()).run({"image": tiny_data})[0]
+    errors = {}
+    for recovery in ("none", "mean", "refit"):
+        pruned = PruneChannels(ratio=0.5, recovery=recovery).run(model, make_context(data)).model
+        output = OnnxRuntimeRunner(pruned.to_bytes()).run({"image": tiny_data})[0]
+        errors[recovery] = float(np.mean((output - reference) ** 2))
+    assert errors["refit"] < 0.6 * errors["mean"] and errors["mean"] < errors["none"], errors

@@ -28,7 +28,7 @@ import numpy as np
 from ..activations import channel_moments
 from ..errors import InputError
 from ..kinds import Model, OnnxModel
-from ..layer_inputs import input_grams, supported
+from ..layer_inputs import input_grams, supported, transposed_b, weight_from_rows, weight_rows
 from ..sparsegpt import lowest_share, obs_prune
 from ..weight_edits import bias, read, set_bias, write
 from .base import Context, Pass, PassResult
@@ -89,13 +89,13 @@ class Prune(Pass):
             )
         if self.method != "magnitude" and ctx.calibration is None:
             raise InputError(f"prune{{method={self.method}}} needs calibration data: pass --calib data.npz")
-        rows = {n.name: _as_rows(n, read(weights, n.input[1])) for n in layers}
+        rows = {n.name: weight_rows(n, read(weights, n.input[1])) for n in layers}
         updated = self._sparsegpt(model, proto, layers, rows, weights, ctx) if self.method == "sparsegpt" else set()
         masked = [n for n in layers if n.name not in updated]
         self._mask(model, masked, rows, weights, ctx)
         per_layer = {}
         for node in layers:
-            write(weights, node.input[1], _from_rows(node, rows[node.name], tuple(weights[node.input[1]].dims)))
+            write(weights, node.input[1], weight_from_rows(node, rows[node.name], tuple(weights[node.input[1]].dims)))
             per_layer[node.name] = round(float((rows[node.name] == 0).mean()), 4)
         output = OnnxModel(proto)
         details = {
@@ -116,11 +116,11 @@ class Prune(Pass):
         norms = self._input_norms(model, layers, ctx) if self.method != "magnitude" else {}
         scores = {}
         for node in layers:
-            w = _from_rows(node, rows[node.name], tuple(weights[node.input[1]].dims))
+            w = weight_from_rows(node, rows[node.name], tuple(weights[node.input[1]].dims))
             score = np.abs(w)
             if norms:
                 score = score * _broadcast_norms(node, w, norms[node.input[0]])
-            scores[node.name] = _as_rows(node, score)
+            scores[node.name] = weight_rows(node, score)
         if self.scope == "global":
             # Wanda scores carry each layer's activation scale: normalize by the layer's mean to compete fairly
             flat = np.concatenate([s.ravel() / (s.mean() or 1.0) for s in scores.values()])
@@ -173,20 +173,7 @@ def _fan_in(node: Any, dims: tuple[int, ...]) -> int:
     on a grey image has 9: half of them gone is a different filter, and they weigh nothing in the file."""
     if node.op_type == "Conv":
         return math.prod(dims[1:])
-    return dims[1] if node.op_type == "Gemm" and _transposed_b(node) else dims[0]
-
-
-def _as_rows(node: Any, w: np.ndarray) -> np.ndarray:
-    """The weights as (outputs, inputs): a conv's filters flattened, a Gemm/MatMul's B with outputs first."""
-    if node.op_type == "Conv":
-        return w.reshape(w.shape[0], -1)
-    return w if node.op_type == "Gemm" and _transposed_b(node) else w.T
-
-
-def _from_rows(node: Any, rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    if node.op_type == "Conv":
-        return rows.reshape(shape)
-    return rows if node.op_type == "Gemm" and _transposed_b(node) else rows.T
+    return dims[1] if node.op_type == "Gemm" and transposed_b(node) else dims[0]
 
 
 def _broadcast_norms(node: Any, w: np.ndarray, norms: np.ndarray) -> np.ndarray:
@@ -197,10 +184,6 @@ def _broadcast_norms(node: Any, w: np.ndarray, norms: np.ndarray) -> np.ndarray:
         first_input = (np.arange(w.shape[0]) // out_per_group) * per_group  # of each output's group
         rows = norms[first_input[:, None] + np.arange(per_group)[None, :]]
         return rows.reshape(w.shape[0], per_group, *([1] * (w.ndim - 2)))
-    if node.op_type == "Gemm" and _transposed_b(node):
+    if node.op_type == "Gemm" and transposed_b(node):
         return norms.reshape(1, -1)  # W is (out, in)
     return norms.reshape(-1, 1)  # MatMul / plain Gemm: W is (in, out)
-
-
-def _transposed_b(node: Any) -> bool:
-    return any(a.name == "transB" and a.i for a in node.attribute)

@@ -14,9 +14,11 @@ or the mean |activation| where they are read), and the kept count is rounded to 
 average. On MobileNetV2 at ratio 0.4, odd counts (14, 10) or multiples of 8 left LiteRT at 0.73x of the
 unpruned latency; multiples of 16 brought it to 0.70x (bench/prune_channels.py).
 
-Recovery without training (`compensate`, on by default): a removed channel's mean output still reached the next
-convs; its mean (measured on calibration data where those convs read it) times their weights is added to their
-bias, so the next layer's output keeps its mean.
+Recovery without training (`recovery`): `refit` (the default) solves each reader's weights again by least squares
+so its outputs match the unpruned ones (compiler/channel_refit.py), one calibration pass per reader; `mean`
+only adds what a removed channel contributed on average (its mean on calibration data times the reader's
+weights) to each reader's bias; `none` leaves the readers as they were. On the digits demo at ratio 0.5 the
+float model keeps 98.1% top-1 with refit, 9.7% with mean and 12.2% with none (dense: 99.4%).
 """
 
 from __future__ import annotations
@@ -28,15 +30,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..activations import channel_moments
+from ..channel_refit import refit_readers
 from ..errors import InputError, require
 from ..kinds import Model, OnnxModel
-from ..weight_edits import bias, set_bias
+from ..weight_edits import bias, read, set_bias
 from .base import Context, Pass, PassResult
 from .equalize import conv_group
 from .prune import matches_any
 
 CHANNELWISE = ("Relu", "Clip", "LeakyRelu", "MaxPool", "AveragePool", "Identity")
 CRITERIA = ("l1", "activation")
+RECOVERIES = ("none", "mean", "refit")
 
 
 @dataclass
@@ -66,13 +70,15 @@ class PruneChannels(Pass):
     ratio: float = 0.4  # share of each group's channels removed
     criterion: str = "l1"
     exclude: tuple[str, ...] = ()  # root conv name patterns (fnmatch) left whole
-    compensate: bool = True
+    recovery: str = "refit"
     align: int = 16  # kept counts rounded to a multiple of this: XNNPACK's and MLAS's int8 channel tiles
     batch_size: int = 16
 
     def __post_init__(self) -> None:
         if self.criterion not in CRITERIA:
             raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {self.criterion!r}")
+        if self.recovery not in RECOVERIES:
+            raise ValueError(f"recovery must be one of {', '.join(RECOVERIES)}, got {self.recovery!r}")
         if not 0.0 <= self.ratio < 1.0:
             raise ValueError(f"ratio must be in [0, 1), got {self.ratio}")
 
@@ -95,16 +101,21 @@ class PruneChannels(Pass):
             )
         means = self._means(model, groups, ctx)
         importance = self._importance(groups, weights, means, onnx)
-        removed = {}
+        removed, readers, kept_outputs = {}, [], {}
         for group in groups:
             scores = importance[group.name]
             keep_count = _aligned(len(scores), self.ratio, self.align)
             keep = np.sort(np.argsort(-scores, kind="stable")[:keep_count])
             if keep_count < len(scores):
-                if self.compensate:
-                    _compensate(group, keep, weights, means, proto, onnx)
+                if self.recovery == "mean":
+                    _compensate(group, keep, weights, means, proto)
                 _apply(group, keep, weights, proto, onnx)
                 removed[group.name] = f"{len(scores)} -> {keep_count}"
+                readers += group.readers
+                kept_outputs.update({root.name: keep for root in group.roots})
+        if self.recovery == "refit" and readers:
+            assert ctx.calibration is not None
+            refit_readers(model, proto, weights, readers, kept_outputs, ctx.calibration, self.batch_size)
         del proto.graph.value_info[:]  # shapes changed: infer them again (MAC counts and later passes read them)
         output = OnnxModel(onnx.shape_inference.infer_shapes(proto))
         params_before, params_after = _params(model.proto), _params(proto)
@@ -113,13 +124,14 @@ class PruneChannels(Pass):
 
     def _means(self, model: OnnxModel, groups: list[_Group], ctx: Context) -> dict[str, np.ndarray]:
         """Per-channel mean of each reading conv's input, on calibration data."""
-        if not self.compensate and self.criterion == "l1":
-            return {}
-        if ctx.calibration is None:
+        if ctx.calibration is None and (self.recovery != "none" or self.criterion != "l1"):
             raise InputError(
                 "prune-channels needs calibration data for its activation statistics: pass --calib data.npz "
-                "(or prune-channels{criterion=l1,compensate=false})"
+                "(or prune-channels{criterion=l1,recovery=none})"
             )
+        if self.recovery != "mean" and self.criterion == "l1":
+            return {}
+        assert ctx.calibration is not None
         names = sorted({r.input[0] for g in groups for r in g.readers})
         moments = channel_moments(model, ctx.calibration, names, self.batch_size)
         return {name: m.mean for name, m in moments.items()}
@@ -284,11 +296,11 @@ def _apply(group: _Group, keep: np.ndarray, weights: dict[str, Any], proto: Any,
 
 
 def _compensate(
-    group: _Group, keep: np.ndarray, weights: dict[str, Any], means: dict[str, np.ndarray], proto: Any, onnx: Any
+    group: _Group, keep: np.ndarray, weights: dict[str, Any], means: dict[str, np.ndarray], proto: Any
 ) -> None:
     """Fold the removed channels' mean contribution into each reader's bias."""
     for conv in group.readers:
-        w = np.moveaxis(onnx.numpy_helper.to_array(weights[conv.input[1]]).astype(np.float64), _reader_axis(conv), 1)
+        w = np.moveaxis(read(weights, conv.input[1]), _reader_axis(conv), 1)
         dropped = np.setdiff1d(np.arange(w.shape[1]), keep)
         per_input = w[:, dropped].sum(axis=tuple(range(2, w.ndim)))  # (out, dropped)
         shift = per_input @ means[conv.input[0]][dropped]
