@@ -29,7 +29,7 @@ from .progress import Progress
 from .prune_request import PruneRequest
 from .prune_search import PLOT_FILE, PruneSearch, auto_prune, measured_plan, plot_curve
 from .report_md import render_markdown
-from .search import SearchLimits, search, unsearchable
+from .search import Judge, SearchLimits, search, unsearchable
 from .validation import gate, metrics
 from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
 
@@ -213,8 +213,7 @@ def _validate(
         evaluations.append(compare(name, reference, runs[name], evaluation.labels))
     int8 = [(plan.artifact.name, runs[plan.artifact.name]) for plan, _, _ in built if plan.precision == "int8"]
     cross = [cross_format(a, b) for i, a in enumerate(int8) for b in int8[i + 1 :]]
-    max_drop = profile.budgets.max_accuracy_drop if options.max_drop is None else options.max_drop
-    min_agreement = profile.budgets.min_agreement if options.min_agreement is None else options.min_agreement
+    max_drop, min_agreement = _budget(profile, options)
     checks = gate.check(evaluations, max_drop, min_agreement, cross, profile.budgets.min_cross_format_agreement)
     return _Validation(reference, evaluations, checks, max_drop, min_agreement, cross)
 
@@ -232,9 +231,7 @@ def _search_failures(
 ) -> tuple[list[tuple[ArtifactPlan, Model, list[PassRecord]]], dict[str, Any]]:
     """Replace each int8 artifact that broke the budget by the fallback search's choice."""
     failed = {c.artifact for c in checked.checks if not c.passed}
-    threads = _threads(profile)
-    budget = (checked.max_drop, checked.min_agreement)
-    calibration_hash = ctx.calibration.sha256 if ctx.calibration else None
+    judge = _judge(profile, options, ctx, cache, evaluation, checked.reference)
     results, replaced = {}, []
     for plan, artifact, records in built:
         reason = unsearchable(plan)
@@ -243,18 +240,7 @@ def _search_failures(
             if plan.artifact.name in failed:
                 results[plan.artifact.name] = {"skipped": reason}
             continue
-        result = search(
-            plan,
-            model if plan.from_source else baseline,
-            ctx,
-            cache,
-            calibration_hash,
-            evaluation,
-            checked.reference,
-            budget,
-            threads,
-            options.search_limits,
-        )
+        result = search(plan, model if plan.from_source else baseline, judge)
         chosen = result.chosen
         assert chosen.model is not None
         replaced.append((dataclasses.replace(plan, passes=chosen.passes), chosen.model, chosen.records))
@@ -275,22 +261,28 @@ def _auto_prune(
     assert options.prune is not None
     threads = _threads(profile)
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, ctx.progress, "float baseline")
+    judge = _judge(profile, options, ctx, cache, evaluation, reference)
+    return auto_prune(options.prune, measured_plan(plans), baseline, judge)
+
+
+def _judge(
+    profile: TargetProfile,
+    options: CompileOptions,
+    ctx: Context,
+    cache: PassCache | None,
+    evaluation: Dataset,
+    reference: RunResult,
+) -> Judge:
+    calibration_hash = ctx.calibration.sha256 if ctx.calibration else None
+    budget = _budget(profile, options)
+    return Judge(ctx, cache, calibration_hash, evaluation, reference, budget, _threads(profile), options.search_limits)
+
+
+def _budget(profile: TargetProfile, options: CompileOptions) -> tuple[float, float]:
+    """(max accuracy drop in points, min agreement): the user's flags over the profile's budgets."""
     max_drop = profile.budgets.max_accuracy_drop if options.max_drop is None else options.max_drop
     min_agreement = profile.budgets.min_agreement if options.min_agreement is None else options.min_agreement
-    calibration_hash = ctx.calibration.sha256 if ctx.calibration else None
-    return auto_prune(
-        options.prune,
-        measured_plan(plans),
-        baseline,
-        ctx,
-        cache,
-        calibration_hash,
-        evaluation,
-        reference,
-        (max_drop, min_agreement),
-        threads,
-        options.search_limits,
-    )
+    return max_drop, min_agreement
 
 
 def _threads(profile: TargetProfile) -> int:

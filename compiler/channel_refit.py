@@ -44,14 +44,14 @@ def refit_readers(
         assert b_before is not None  # readers are convs and Gemms with per-output bias (prune_channels._reader)
         shape = tuple(weights[reader.input[1]].dims)
         outputs = kept_outputs.get(reader.name, np.arange(len(w_before)))
-        gram, cross = 0.0, 0.0
+        inputs = weight_rows(reader, read(weights, reader.input[1])).shape[1] + 1  # kept features and the ones
+        gram, cross = np.zeros((inputs, inputs)), np.zeros((inputs, len(outputs)))
         pruned_stream = stream(OnnxModel(proto), data, [reader.input[0]], batch)
         for was, now in zip(stream(original, data, [source.input[0]], batch), pruned_stream, strict=True):
             target = rows(source, was[source.input[0]].astype(np.float64), shape[2:]) @ w_before.T + b_before
             x = rows(reader, now[reader.input[0]].astype(np.float64), shape[2:])
             x = np.concatenate([x, np.ones((len(x), 1))], axis=1)
             gram, cross = gram + x.T @ x, cross + x.T @ target[:, outputs]
-        gram = np.asarray(gram)
         gram[np.diag_indices_from(gram)] += DAMPING * np.mean(np.diag(gram))
         solved = np.linalg.solve(gram, cross)  # (inputs + 1, outputs)
         write(weights, reader.input[1], weight_from_rows(reader, solved[:-1].T, shape))

@@ -18,17 +18,14 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .cache import PassCache
-from .data import Dataset
 from .engine import run_passes
 from .kinds import Model
-from .passes.base import Context
 from .pipeline import ArtifactPlan
 from .prune_request import PruneRequest
 from .registry import build_pass
-from .search import SearchLimits, batch1_latency_ms
+from .search import Judge, batch1_latency_ms
 from .validation import gate
-from .validation.evaluate import RunResult, compare, run_model
+from .validation.evaluate import compare, run_model
 
 REFINEMENTS = 2
 
@@ -69,20 +66,9 @@ def measured_plan(plans: list[ArtifactPlan]) -> ArtifactPlan:
     return next((p for p in plans if p.artifact.format == "onnx"), plans[0])
 
 
-def auto_prune(
-    request: PruneRequest,
-    plan: ArtifactPlan,
-    baseline: Model,
-    ctx: Context,
-    cache: PassCache | None,
-    calibration_hash: str | None,
-    evaluation: Dataset,
-    reference: RunResult,
-    budget: tuple[float, float],
-    threads: int,
-    limits: SearchLimits,
-) -> PruneSearch:
+def auto_prune(request: PruneRequest, plan: ArtifactPlan, baseline: Model, judge: Judge) -> PruneSearch:
     started = time.perf_counter()
+    ctx, evaluation, budget, threads, limits = judge.ctx, judge.evaluation, judge.budget, judge.threads, judge.limits
     found = PruneSearch(
         request.text,
         request.spec.name,
@@ -97,12 +83,12 @@ def auto_prune(
         passes = list(plan.passes)
         passes[position] = build_pass(request.at(amount))
         ctx.progress.step(f"prune search: {request.amount_option}={amount:g}")
-        artifact, _ = run_passes(baseline, passes, ctx, cache, calibration_hash)
+        artifact, _ = run_passes(baseline, passes, ctx, judge.cache, judge.calibration_hash)
         data = artifact.artifact_bytes()
         run = run_model(
             plan.artifact.runtime, data, evaluation, threads, ctx.progress, plan.artifact.name, _layout(artifact)
         )
-        evaluated = compare(plan.artifact.name, reference, run, evaluation.labels)
+        evaluated = compare(plan.artifact.name, judge.reference, run, evaluation.labels)
         point = CurvePoint(
             amount,
             all(c.passed for c in gate.check([evaluated], *budget)),

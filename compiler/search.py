@@ -111,6 +111,20 @@ class SearchResult:
         }
 
 
+@dataclass(frozen=True)
+class Judge:
+    """How a search builds and judges its candidates; the quantization fallback and the prune search share it."""
+
+    ctx: Context
+    cache: PassCache | None
+    calibration_hash: str | None
+    evaluation: Dataset
+    reference: RunResult
+    budget: tuple[float, float]  # (max accuracy drop in points, min agreement), as the gate applies them
+    threads: int
+    limits: SearchLimits
+
+
 @dataclass
 class _Search:
     """The state one search carries: what to build, how to judge it, and what it has spent."""
@@ -203,27 +217,18 @@ def batch1_latency_ms(model: Model, runtime: str, data: Dataset, threads: int) -
     return round(summarize_ms(time_runs(runner, feeds, 30))["p50_ms"], 4)
 
 
-def search(
-    plan: ArtifactPlan,
-    start: Model,
-    ctx: Context,
-    cache: PassCache | None,
-    calibration_hash: str | None,
-    evaluation: Dataset,
-    reference: RunResult,
-    budget: tuple[float, float],
-    threads: int,
-    limits: SearchLimits,
-) -> SearchResult:
+def search(plan: ArtifactPlan, start: Model, judge: Judge) -> SearchResult:
     """Run the fallback search for one int8 artifact (see the module docstring for the steps); the chosen
     trial carries the artifact's whole pipeline and pass records."""
     reason = unsearchable(plan)
     if reason:
         raise ValueError(f"{plan.artifact.name}: {reason}")
     with tempfile.TemporaryDirectory() as tmp:
+        ctx = judge.ctx
         if ctx.scratch is None:  # without a cache, trials still share one calibration
             ctx = dataclasses.replace(ctx, scratch=Path(tmp))
-        state = _Search(plan, start, ctx, cache, calibration_hash, evaluation, reference, budget, threads, limits)
+        shared = {f.name: getattr(judge, f.name) for f in dataclasses.fields(judge)}
+        state = _Search(plan, start, **{**shared, "ctx": ctx})
         ctx.progress.step(f"searching which layers of {plan.artifact.name} must stay float")
         naive = _naive_or_equalized(state)
         tensors = _tensor_sqnr(state, naive)
