@@ -27,7 +27,7 @@ from .passes.base import Context
 from .pipeline import ArtifactPlan, Overrides, import_passes, plan_artifacts
 from .progress import Progress
 from .prune_request import PruneRequest
-from .prune_search import PLOT_FILE, PruneSearch, auto_prune, measured_plan, plot_curve
+from .prune_search import PLOT_FILE, auto_prune, measured_plan, plot_curve
 from .report_md import render_markdown
 from .search import Judge, SearchLimits, search, unsearchable
 from .validation import gate, metrics
@@ -112,12 +112,14 @@ def compile(options: CompileOptions) -> BuildResult:
     assert isinstance(baseline, OnnxModel)
     # 3. Data: calibration and evaluation sets, checked against the baseline's inputs.
     calibration, evaluation = _datasets(options, baseline, plans)
+    reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, _threads(profile), progress, "float baseline")
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress, cache.scratch() if cache else None)
     calibration_hash = calibration.sha256 if calibration else None
     pruning = None
     if options.prune and options.prune.auto:
-        pruning = _auto_prune(options, profile, plans, baseline, ctx, cache, evaluation)
+        judge = _judge(profile, options, ctx, cache, evaluation, reference)
+        pruning = auto_prune(options.prune, measured_plan(plans), baseline, judge)
         prune = options.prune.at(pruning.chosen) if pruning.chosen else None  # none within budget: unpruned
         plans = plan_artifacts(profile, dataclasses.replace(overrides, prune=prune), source_kind)
     built = [
@@ -126,11 +128,11 @@ def compile(options: CompileOptions) -> BuildResult:
     ]
     constraints = _check_constraints(profile, info.name, built)
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
-    checked = _validate(profile, options, baseline, built, evaluation, progress)
+    checked = _validate(profile, options, reference, built, evaluation, progress)
     searches: dict[str, Any] = {}
     if options.search and not all(c.passed for c in checked.checks):
         built, searches = _search_failures(profile, options, model, baseline, built, ctx, cache, evaluation, checked)
-        checked = _validate(profile, options, baseline, built, evaluation, progress)
+        checked = _validate(profile, options, reference, built, evaluation, progress)
     # 6. Record: artifacts, report and manifest, written atomically.
     files, artifacts = _artifact_files(info.name, baseline, built, checked.evaluations)
     report: dict[str, Any] = {
@@ -190,14 +192,14 @@ class _Validation:
 def _validate(
     profile: TargetProfile,
     options: CompileOptions,
-    baseline: OnnxModel,
+    reference: RunResult,
     built: list[tuple[ArtifactPlan, Model, list[PassRecord]]],
     evaluation: Dataset,
     progress: Progress,
 ) -> _Validation:
-    """Run the baseline and each artifact through the runners the device uses, and apply the gate."""
+    """Run each artifact through the runner the device uses, compare it with the baseline's outputs, and apply
+    the gate."""
     threads = _threads(profile)
-    reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, "float baseline")
     runs, evaluations = {}, []
     for plan, artifact, _ in built:
         name = plan.artifact.name
@@ -246,23 +248,6 @@ def _search_failures(
         replaced.append((dataclasses.replace(plan, passes=chosen.passes), chosen.model, chosen.records))
         results[plan.artifact.name] = result.to_dict()
     return replaced, results
-
-
-def _auto_prune(
-    options: CompileOptions,
-    profile: TargetProfile,
-    plans: list[ArtifactPlan],
-    baseline: OnnxModel,
-    ctx: Context,
-    cache: PassCache | None,
-    evaluation: Dataset,
-) -> PruneSearch:
-    """Measure the prune amounts on one artifact and return the curve with the largest amount within budget."""
-    assert options.prune is not None
-    threads = _threads(profile)
-    reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, ctx.progress, "float baseline")
-    judge = _judge(profile, options, ctx, cache, evaluation, reference)
-    return auto_prune(options.prune, measured_plan(plans), baseline, judge)
 
 
 def _judge(
