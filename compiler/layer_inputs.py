@@ -72,16 +72,15 @@ def rows(node: Any, x: np.ndarray, kernel: tuple[int, ...]) -> np.ndarray:
 
 def input_grams(
     model: OnnxModel, data: Dataset, layers: list[Any], kernels: dict[str, tuple[int, ...]], batch: int
-) -> dict[str, tuple[np.ndarray, int]]:
-    """{layer name: (X^T X with a trailing ones column for the bias, row count)} over `data`."""
+) -> dict[str, np.ndarray]:
+    """{layer name: X^T X of its input rows, with a trailing ones column for the bias} over `data`."""
     names = sorted({node.input[0] for node in layers})
-    grams: dict[str, tuple[np.ndarray, int]] = {}
+    grams: dict[str, np.ndarray] = {}
     for values in stream(model, data, names, batch):
         for node in layers:
             x = rows(node, values[node.input[0]].astype(np.float64), kernels[node.name])
             x = np.concatenate([x, np.ones((len(x), 1))], axis=1)
-            total, count = grams.get(node.name, (0.0, 0))
-            grams[node.name] = (total + x.T @ x, count + len(x))
+            grams[node.name] = grams.get(node.name, 0.0) + x.T @ x
     return grams
 
 

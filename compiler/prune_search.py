@@ -84,9 +84,9 @@ def auto_prune(request: PruneRequest, plan: ArtifactPlan, baseline: Model, judge
         passes[position] = build_pass(request.at(amount))
         ctx.progress.step(f"prune search: {request.amount_option}={amount:g}")
         artifact, _ = run_passes(baseline, passes, ctx, judge.cache, judge.calibration_hash)
-        data = artifact.artifact_bytes()
+        data, artifact_layout = artifact.artifact_bytes(), getattr(artifact, "layout", None)
         run = run_model(
-            plan.artifact.runtime, data, evaluation, threads, ctx.progress, plan.artifact.name, _layout(artifact)
+            plan.artifact.runtime, data, evaluation, threads, ctx.progress, plan.artifact.name, artifact_layout
         )
         evaluated = compare(plan.artifact.name, judge.reference, run, evaluation.labels)
         point = CurvePoint(
@@ -120,17 +120,14 @@ def auto_prune(request: PruneRequest, plan: ArtifactPlan, baseline: Model, judge
     for _ in range(REFINEMENTS if failed is not None else 0):
         if out_of_time():
             break
-        middle = round(((passed or 0.0) + failed) / 2, 4)  # type: ignore[operator]
+        assert failed is not None
+        middle = round(((passed or 0.0) + failed) / 2, 4)
         if measure(middle).passed:
             passed = middle
         else:
             failed = middle
     found.chosen = passed
     return found
-
-
-def _layout(model: Model) -> Any:
-    return getattr(model, "layout", None)
 
 
 def plot_curve(found: PruneSearch) -> bytes:

@@ -147,7 +147,7 @@ class Prune(Pass):
         grams = input_grams(model, ctx.calibration, chosen, kernels, self.batch_size)
         per_output = self.scope == "output"
         for node in chosen:
-            gram, _ = grams[node.name]
+            gram = grams[node.name]
             current = bias(node, weights, len(rows[node.name])) if node.op_type != "MatMul" else None
             if current is None:  # no per-output bias to absorb the mean shift: drop the ones column
                 rows[node.name] = obs_prune(rows[node.name], gram[:-1, :-1], self.sparsity, per_output, False)
