@@ -78,7 +78,7 @@ def measure(model: str, folder: Path) -> list[dict[str, Any]]:
         passes = [Cleanup(), *([Equalize()] if variant["equalize"] else [])]
         passes.append(Quantize(calibration=variant["calibration"], bias_correction=variant["bias_correction"]))
         started = time.perf_counter()
-        artifact, _ = run_passes(baseline, passes, ctx, None, None)
+        artifact, _ = run_passes(baseline, passes, ctx, None)
         seconds = time.perf_counter() - started
         run = run_model("onnxruntime", artifact.artifact_bytes(), evaluation, 2, ctx.progress, "int8")
         ev = compare(model, reference, run, evaluation.labels)

@@ -47,15 +47,15 @@ def main() -> None:
     ctx = Context(load_profile("rpi4"), calibration, Progress(False))
     with tempfile.TemporaryDirectory() as tmp:
         float_model = float_baseline("edgec.models.mobilenet_v2:make_model", (1, 3, 224, 224), x[:64], Path(tmp))
-    cleaned, _ = run_passes(float_model, [Cleanup()], ctx, None, None)
-    pruned, records = run_passes(cleaned, [PruneChannels(ratio=args.ratio, align=args.align)], ctx, None, None)
+    cleaned, _ = run_passes(float_model, [Cleanup()], ctx, None)
+    pruned, records = run_passes(cleaned, [PruneChannels(ratio=args.ratio, align=args.align)], ctx, None)
     assert isinstance(cleaned, OnnxModel) and isinstance(pruned, OnnxModel)
     facts: dict[str, Any] = {"channels": records[0].details["channels"]}
     artifacts: dict[str, tuple[str, bytes]] = {}
     layouts = {}
     for label, model in (("unpruned", cleaned), ("pruned", pruned)):
-        int8, _ = run_passes(model, [Quantize()], ctx, None, None)
-        lite, _ = run_passes(model, [OnnxToTf(), Tflite()], ctx, None, None)
+        int8, _ = run_passes(model, [Quantize()], ctx, None)
+        lite, _ = run_passes(model, [OnnxToTf(), Tflite()], ctx, None)
         artifacts[f"{label} onnx"] = ("onnxruntime", int8.artifact_bytes())
         artifacts[f"{label} tflite"] = ("litert", lite.artifact_bytes())
         layouts[f"{label} tflite"] = lite.layout  # type: ignore[attr-defined]

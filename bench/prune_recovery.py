@@ -66,16 +66,16 @@ def main() -> None:
         ctx = Context(load_profile("rpi4"), calibration, Progress(False))
         with tempfile.TemporaryDirectory() as tmp:
             exported = float_baseline(source, shape, calibration.inputs["input"][:64], Path(tmp))
-        dense, _ = run_passes(exported, [Cleanup()], ctx, None, None)
+        dense, _ = run_passes(exported, [Cleanup()], ctx, None)
 
         dense_top1 = top1(dense.to_bytes(), evaluation)
         print(f"| {model} | 0 | - | {dense_top1:.2f} | | | |")
         for ratio in args.ratios:
             for recovery in RECOVERIES:
                 started = time.perf_counter()
-                pruned, _ = run_passes(dense, [PruneChannels(ratio=ratio, recovery=recovery)], ctx, None, None)
+                pruned, _ = run_passes(dense, [PruneChannels(ratio=ratio, recovery=recovery)], ctx, None)
                 seconds = time.perf_counter() - started
-                int8, _ = run_passes(pruned, [Quantize()], ctx, None, None)
+                int8, _ = run_passes(pruned, [Quantize()], ctx, None)
                 row = {
                     "model": model,
                     "ratio": ratio,

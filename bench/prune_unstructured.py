@@ -54,8 +54,8 @@ def main() -> None:
     ctx = Context(load_profile("rpi4"), calibration, Progress(False))
     with tempfile.TemporaryDirectory() as tmp:
         exported = float_baseline("fashion_mnist:make_pretrained", (1, 1, 28, 28), x_calib[:64], Path(tmp))
-    dense, _ = run_passes(exported, [Cleanup()], ctx, None, None)
-    dense_int8, _ = run_passes(dense, [Quantize()], ctx, None, None)
+    dense, _ = run_passes(exported, [Cleanup()], ctx, None)
+    dense_int8, _ = run_passes(dense, [Quantize()], ctx, None)
     float_acc = accuracy(dense.to_bytes(), evaluation, ctx, "float")
     int8_acc = accuracy(dense_int8.artifact_bytes(), evaluation, ctx, "int8")
     dense_zip = len(zlib.compress(dense_int8.artifact_bytes(), 9))
@@ -74,9 +74,9 @@ def main() -> None:
                 for method in ("magnitude", "wanda", "sparsegpt"):
                     prune = Prune(sparsity=sparsity, method=method, scope=scope, min_fan_in=min_fan_in)
                     started = time.perf_counter()
-                    pruned, records = run_passes(dense, [prune], ctx, None, None)
+                    pruned, records = run_passes(dense, [prune], ctx, None)
                     seconds = time.perf_counter() - started
-                    int8, _ = run_passes(pruned, [Quantize()], ctx, None, None)
+                    int8, _ = run_passes(pruned, [Quantize()], ctx, None)
                     row = {
                         "layers": layers,
                         "scope": scope,

@@ -106,16 +106,13 @@ def compile(options: CompileOptions) -> BuildResult:
         options.source, options.input_shapes, options.input_names, options.weights, options.trust_pickle
     )
     model, info = load_source(request)
-    baseline, import_records = run_passes(
-        model, import_passes(model.kind), Context(profile, None, progress), cache, None
-    )
+    baseline, import_records = run_passes(model, import_passes(model.kind), Context(profile, None, progress), cache)
     assert isinstance(baseline, OnnxModel)
     # 3. Data: calibration and evaluation sets, checked against the baseline's inputs.
     calibration, evaluation = _datasets(options, baseline, plans)
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, _threads(profile), progress, "float baseline")
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress, cache.scratch() if cache else None)
-    calibration_hash = calibration.sha256 if calibration else None
     pruning = None
     if options.prune and options.prune.auto:
         judge = _judge(profile, options, ctx, cache, evaluation, reference)
@@ -123,8 +120,7 @@ def compile(options: CompileOptions) -> BuildResult:
         prune = options.prune.at(pruning.chosen) if pruning.chosen else None  # none within budget: unpruned
         plans = plan_artifacts(profile, dataclasses.replace(overrides, prune=prune), source_kind)
     built = [
-        (plan, *run_passes(model if plan.from_source else baseline, list(plan.passes), ctx, cache, calibration_hash))
-        for plan in plans
+        (plan, *run_passes(model if plan.from_source else baseline, list(plan.passes), ctx, cache)) for plan in plans
     ]
     constraints = _check_constraints(profile, info.name, built)
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
@@ -258,9 +254,8 @@ def _judge(
     evaluation: Dataset,
     reference: RunResult,
 ) -> Judge:
-    calibration_hash = ctx.calibration.sha256 if ctx.calibration else None
     budget = _budget(profile, options)
-    return Judge(ctx, cache, calibration_hash, evaluation, reference, budget, _threads(profile), options.search_limits)
+    return Judge(ctx, cache, evaluation, reference, budget, _threads(profile), options.search_limits)
 
 
 def _budget(profile: TargetProfile, options: CompileOptions) -> tuple[float, float]:

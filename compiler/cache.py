@@ -52,7 +52,7 @@ def code_hash(module_name: str) -> str:
     return hashlib.sha256(Path(source).read_bytes()).hexdigest() if source else "unknown"
 
 
-def cache_key(pass_: Pass, model: Model, calibration_hash: str | None) -> str:
+def cache_key(pass_: Pass, model: Model, calibration_hash: str | None, training_hash: str | None = None) -> str:
     material = {
         "edgec": __version__,
         "code": code_hash(type(pass_).__module__),
@@ -60,6 +60,7 @@ def cache_key(pass_: Pass, model: Model, calibration_hash: str | None) -> str:
         "config": pass_.config(),
         "input": model.fingerprint,
         "calibration": calibration_hash if pass_.uses_calibration else None,
+        "training": training_hash if pass_.uses_training else None,
         "libraries": library_versions(pass_.libraries),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()

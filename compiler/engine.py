@@ -42,13 +42,17 @@ def check_chain(start_kind: str, passes: list[Pass]) -> None:
 
 
 def run_passes(
-    model: Model, passes: list[Pass], ctx: Context, cache: PassCache | None, calibration_hash: str | None
+    model: Model, passes: list[Pass], ctx: Context, cache: PassCache | None
 ) -> tuple[Model, list[PassRecord]]:
-    """Run `passes` in order, reusing cached outputs; returns the final model and one record per pass."""
+    """Run `passes` in order, reusing cached outputs; returns the final model and one record per pass.
+
+    Cache keys carry the content hash of the data in `ctx` a pass reads (calibration, training)."""
     check_chain(model.kind, passes)
+    calibration_hash = ctx.calibration.sha256 if ctx.calibration else None
+    training_hash = ctx.training.sha256 if ctx.training else None
     records = []
     for pass_ in passes:
-        key = cache_key(pass_, model, calibration_hash) if cache else ""
+        key = cache_key(pass_, model, calibration_hash, training_hash) if cache else ""
         ops_before = _ops(model)
         start = time.perf_counter()
         hit = cache.load(key) if cache else None

@@ -83,7 +83,7 @@ def auto_prune(request: PruneRequest, plan: ArtifactPlan, baseline: Model, judge
         passes = list(plan.passes)
         passes[position] = build_pass(request.at(amount))
         ctx.progress.step(f"prune search: {request.amount_option}={amount:g}")
-        artifact, _ = run_passes(baseline, passes, ctx, judge.cache, judge.calibration_hash)
+        artifact, _ = run_passes(baseline, passes, ctx, judge.cache)
         data, artifact_layout = artifact.artifact_bytes(), getattr(artifact, "layout", None)
         run = run_model(
             plan.artifact.runtime, data, evaluation, threads, ctx.progress, plan.artifact.name, artifact_layout

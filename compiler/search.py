@@ -117,7 +117,6 @@ class Judge:
 
     ctx: Context
     cache: PassCache | None
-    calibration_hash: str | None
     evaluation: Dataset
     reference: RunResult
     budget: tuple[float, float]  # (max accuracy drop in points, min agreement), as the gate applies them
@@ -133,7 +132,6 @@ class _Search:
     start: Model
     ctx: Context
     cache: PassCache | None
-    calibration_hash: str | None
     evaluation: Dataset
     reference: RunResult
     budget: tuple[float, float]
@@ -160,7 +158,7 @@ class _Search:
         passes = self.plan.passes[: self.selective_index]
         key = tuple(p.spec() for p in passes)
         if key not in self.prepared:
-            self.prepared[key] = run_passes(self.start, list(passes), self.ctx, self.cache, self.calibration_hash)
+            self.prepared[key] = run_passes(self.start, list(passes), self.ctx, self.cache)
         return self.prepared[key]
 
     def macs(self) -> dict[str, int]:
@@ -180,7 +178,7 @@ class _Search:
         passes = list(self.plan.passes)
         passes[index] = dataclasses.replace(passes[index], exclude_nodes=nodes)  # type: ignore[call-arg]
         prepared, prepared_records = self.prepare()
-        model, records = run_passes(prepared, passes[index:], self.ctx, self.cache, self.calibration_hash)
+        model, records = run_passes(prepared, passes[index:], self.ctx, self.cache)
         name = self.plan.artifact.name
         run = run_model(
             self.plan.artifact.runtime,
@@ -259,7 +257,7 @@ def _naive_or_equalized(state: _Search) -> Trial:
         return naive
     plain = state.plan
     before = [*passes[:position], Equalize()]
-    _, records = run_passes(state.start, before, state.ctx, state.cache, state.calibration_hash)
+    _, records = run_passes(state.start, before, state.ctx, state.cache)
     if records[-1].modified:  # without an equalizable pair it is the naive model again: no trial
         state.plan = dataclasses.replace(plain, passes=(*before, *passes[position:]))
         equalized = state.trial((), "equalize")

@@ -27,8 +27,8 @@ def test_chain_check_names_both_sides():
 def test_second_run_hits_the_cache_with_identical_output(tmp_path, tiny_onnx):
     model, _ = tiny_onnx
     cache = PassCache(tmp_path)
-    first, records = run_passes(model, [Cleanup()], make_context(), cache, None)
-    second, again = run_passes(model, [Cleanup()], make_context(), cache, None)
+    first, records = run_passes(model, [Cleanup()], make_context(), cache)
+    second, again = run_passes(model, [Cleanup()], make_context(), cache)
     assert [r.cached for r in records] == [False] and [r.cached for r in again] == [True]
     assert second.fingerprint == first.fingerprint
     assert again[0].modified == records[0].modified
@@ -48,11 +48,11 @@ def test_key_covers_config_input_and_calibration(tiny_onnx):
 def test_torn_or_tampered_entry_is_never_trusted(tmp_path, tiny_onnx):
     model, _ = tiny_onnx
     cache = PassCache(tmp_path)
-    run_passes(model, [Cleanup()], make_context(), cache, None)
+    run_passes(model, [Cleanup()], make_context(), cache)
     (entry,) = [p for p in (tmp_path / "passes").glob("*/*") if p.is_dir()]
     payload = entry / "model.bin"
     payload.write_bytes(payload.read_bytes()[: len(payload.read_bytes()) // 2])  # a torn write
-    _, records = run_passes(model, [Cleanup()], make_context(), cache, None)
+    _, records = run_passes(model, [Cleanup()], make_context(), cache)
     assert records[0].cached is False  # recomputed, not loaded
     meta = json.loads((entry / "meta.json").read_text())
     assert meta["sha256"] and payload.stat().st_size > 0  # and the entry was rewritten whole

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Context:
-    """What a pass may use: the target profile, calibration data, progress reporting, and a scratch folder.
+    """What a pass may use: the target profile, calibration (and training) data, progress reporting, and a
+    scratch folder.
 
     `scratch` (None without a cache) holds intermediate results a pass may reuse across runs, such as
     calibration ranges; entries must be written atomically and keyed by everything they depend on.
@@ -31,6 +32,7 @@ class Context:
     calibration: Dataset | None
     progress: Progress
     scratch: Path | None = None
+    training: Dataset | None = None  # labelled data for fine-tuning (--train), None without it
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Pass:
     produces: ClassVar[str]
     # Part of the cache key when True: the pass reads ctx.calibration.
     uses_calibration: ClassVar[bool] = False
+    # Part of the cache key when True: the pass reads ctx.training.
+    uses_training: ClassVar[bool] = False
     # Libraries whose versions change this pass's output; part of the cache key.
     libraries: ClassVar[tuple[str, ...]] = ()
 
