@@ -80,6 +80,18 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     help="Prune before quantizing: unstructured:0.5, structured:0.4, structured:auto (largest within budget), "
     "or a pass spec such as 'prune{method=wanda,sparsity=auto}'.",
 )
+@click.option(
+    "--train",
+    type=click.Path(path_type=Path),
+    help="Labelled training data (.npz with 'labels') to fine-tune after --prune [demo: its training split].",
+)
+@click.option(
+    "--recover-epochs",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Epochs of fine-tuning after --prune (0: no training; refit/mean recovery still apply).",
+)
 @click.option("--max-drop", type=float, help="Allowed top-1 drop in points [the profile's].")
 @click.option("--min-agreement", type=float, help="Allowed minimum top-1 agreement without labels [profile's].")
 @click.option(

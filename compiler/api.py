@@ -30,6 +30,7 @@ from .prune_request import PruneRequest
 from .prune_search import PLOT_FILE, auto_prune, measured_plan, plot_curve
 from .report_md import render_markdown
 from .search import Judge, SearchLimits, search, unsearchable
+from .spec import PassSpec
 from .validation import gate, metrics
 from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
 
@@ -60,6 +61,8 @@ class CompileOptions:
     search: bool = True
     search_limits: SearchLimits = field(default_factory=SearchLimits)
     prune: PruneRequest | None = None
+    train: Path | None = None  # labelled data for fine-tuning after pruning
+    recover_epochs: int = 0
 
 
 @dataclass
@@ -94,8 +97,9 @@ def compile(options: CompileOptions) -> BuildResult:
     check_destination(out, options.force)
     source_kind = kind_of(options.source)
     overrides = options.overrides
+    finetune = _finetune(options)
     if options.prune:
-        overrides = dataclasses.replace(overrides, prune=options.prune.fixed())
+        overrides = dataclasses.replace(overrides, prune=options.prune.fixed(), finetune=finetune)
     plans = plan_artifacts(profile, overrides, source_kind)
     for plan in plans:
         check_chain(source_kind if plan.from_source else "onnx", list(plan.passes))
@@ -110,9 +114,10 @@ def compile(options: CompileOptions) -> BuildResult:
     assert isinstance(baseline, OnnxModel)
     # 3. Data: calibration and evaluation sets, checked against the baseline's inputs.
     calibration, evaluation = _datasets(options, baseline, plans)
+    training = _training(options, baseline)
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, _threads(profile), progress, "float baseline")
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
-    ctx = Context(profile, calibration, progress, cache.scratch() if cache else None)
+    ctx = Context(profile, calibration, progress, cache.scratch() if cache else None, training)
     pruning = None
     if options.prune and options.prune.auto:
         judge = _judge(profile, options, ctx, cache, evaluation, reference)
@@ -141,7 +146,11 @@ def compile(options: CompileOptions) -> BuildResult:
             "quantization": dataclasses.asdict(profile.quantization),
         },
         "source": dataclasses.asdict(info),
-        "data": {"calibration": reporting.data_entry(calibration), "evaluation": reporting.data_entry(evaluation)},
+        "data": {
+            "calibration": reporting.data_entry(calibration),
+            "evaluation": reporting.data_entry(evaluation),
+            "training": reporting.data_entry(training),
+        },
         "baseline": {
             "file": BASELINE_FILE,
             "runtime": f"{checked.reference.runtime} {checked.reference.version}",
@@ -322,6 +331,33 @@ def _source_name(source: str | None) -> str:
     if source is None:
         return "digits-cnn"
     return source.rpartition(":")[2] if ":" in source and not Path(source).exists() else Path(source).stem
+
+
+def _finetune(options: CompileOptions) -> PassSpec | None:
+    """The fine-tuning pass `--recover-epochs N` asks for, checked before any work: it recovers from pruning."""
+    if options.recover_epochs < 0:
+        raise ConfigError(f"--recover-epochs {options.recover_epochs}: give a number of epochs, at least 1")
+    if options.train and not options.recover_epochs:
+        raise ConfigError("--train: say how many epochs to fine-tune with --recover-epochs N (e.g. 2)")
+    if options.recover_epochs and not options.prune:
+        raise ConfigError("--recover-epochs: fine-tuning recovers what pruning cost; add --prune (e.g. structured:0.4)")
+    return PassSpec("finetune", {"epochs": str(options.recover_epochs)}) if options.recover_epochs else None
+
+
+def _training(options: CompileOptions, baseline: OnnxModel) -> Dataset | None:
+    """Labelled training data for fine-tuning: --train, or for the demo its own training split."""
+    if not options.recover_epochs or not options.prune:
+        return None
+    if options.train is None:
+        if options.source is not None:
+            raise InputError("--recover-epochs: fine-tuning needs labelled training data: pass --train data.npz")
+        from .frontends.demo import demo_split
+
+        return check_dataset(demo_split("train"), baseline.inputs)
+    training = load_dataset(options.train, baseline.inputs, "train")
+    if training.labels is None:
+        raise InputError(f"--train {options.train}: no `labels` array; fine-tuning needs one label per sample")
+    return training
 
 
 def _datasets(

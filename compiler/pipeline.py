@@ -29,6 +29,7 @@ class Overrides:
     quantize: bool = True
     calibration: str | None = None
     prune: PassSpec | None = None  # inserted after cleanup in every artifact's pipeline
+    finetune: PassSpec | None = None  # inserted right after the prune pass (recovery on labelled data)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def plan_artifacts(profile: TargetProfile, overrides: Overrides, source_kind: st
             steps = [s for s in steps if s.name != "quantize"]
         steps = [_with_profile_defaults(s, profile, overrides) for s in steps]
         if overrides.prune:
-            steps = _with_pruning(steps, overrides.prune)
+            steps = _with_pruning(steps, overrides.prune, overrides.finetune)
             from_source = False  # pruning edits the ONNX graph, so a native route would skip it
         else:
             steps, from_source = _native_route(steps, source_kind)
@@ -79,13 +80,13 @@ def plan_artifacts(profile: TargetProfile, overrides: Overrides, source_kind: st
     return plans
 
 
-def _with_pruning(steps: list[PassSpec], prune: PassSpec) -> list[PassSpec]:
+def _with_pruning(steps: list[PassSpec], prune: PassSpec, finetune: PassSpec | None) -> list[PassSpec]:
     """Prune right after cleanup: BatchNorm is folded by then (L1 sees the BN scale), and quantization and
-    lowering see the pruned weights."""
+    lowering see the pruned (and fine-tuned) weights."""
     if any(s.name in ("prune", "prune-channels") for s in steps):
         raise ConfigError("--prune: the pipeline already prunes; drop one of the two")
     after = next((i + 1 for i, s in enumerate(steps) if s.name == "cleanup"), 0)
-    return [*steps[:after], prune, *steps[after:]]
+    return [*steps[:after], prune, *([finetune] if finetune else []), *steps[after:]]
 
 
 def _native_route(steps: list[PassSpec], source_kind: str) -> tuple[list[PassSpec], bool]:

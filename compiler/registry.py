@@ -22,6 +22,7 @@ PASSES: dict[str, str] = {
     "equalize": "edgec.compiler.passes.equalize:Equalize",
     "prune": "edgec.compiler.passes.prune:Prune",
     "prune-channels": "edgec.compiler.passes.prune_channels:PruneChannels",
+    "finetune": "edgec.compiler.passes.finetune:Finetune",
     "quantize": "edgec.compiler.passes.quantize:Quantize",
     "onnx-to-tf": "edgec.compiler.passes.onnx_to_tf:OnnxToTf",
     "tflite": "edgec.compiler.passes.tflite:Tflite",

@@ -147,6 +147,14 @@ def _pruning_lines(report: dict[str, Any]) -> list[str]:
                     f"{details['params_before']:,} -> {details['params_after']:,}: "
                     + ", ".join(f"`{k}` {v}" for k, v in details["channels"].items()),
                 ]
+            elif rec["name"] == "finetune":
+                history = details["history"]
+                lines += [
+                    "",
+                    f"Fine-tuned {len(history)} epoch(s) on {details['samples']} labelled samples: training loss "
+                    f"{history[0]['loss']:.4f} -> {history[-1]['loss']:.4f}, running training accuracy "
+                    f"{history[-1]['running_accuracy']:.2%} in the last epoch.",
+                ]
     found = report.get("prune_search")
     if not found:
         return lines

@@ -81,9 +81,9 @@ def demo_build(tmp_path_factory, session_cache):
     return compile(CompileOptions(target="rpi4", output=out, cache_dir=session_cache, progress=False))
 
 
-def make_context(calibration=None, target: str = "host-x86"):
+def make_context(calibration=None, target: str = "host-x86", training=None):
     from edgec.compiler.passes.base import Context
     from edgec.compiler.progress import Progress
     from edgec.targets.profile import load_profile
 
-    return Context(load_profile(target), calibration, Progress(enabled=False))
+    return Context(load_profile(target), calibration, Progress(enabled=False), training=training)
