@@ -1,6 +1,6 @@
 """What each recovery gets back after structured pruning, on two trained CNNs.
 
-    python bench/prune_recovery.py [--ratios 0.25 0.5] [--models digits fashion] [--epochs 2]
+    python bench/prune_recovery.py [--ratios 0.25 0.5] [--models digits fashion] [--epochs 2] [--allocate cost]
 
 prune-channels (L1 criterion) at each ratio with recovery none, mean (removed channels' mean folded into the
 readers' biases) and refit (readers re-solved by least squares on calibration data), then the same with
@@ -66,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ratios", type=float, nargs="+", default=[0.25, 0.5])
     parser.add_argument("--models", nargs="+", default=["digits", "fashion"], choices=["digits", "fashion"])
+    parser.add_argument("--allocate", default="uniform", choices=["uniform", "cost"], help="prune-channels allocate")
     parser.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (the --recover-epochs rows)")
     parser.add_argument("--train-samples", type=int, default=10000, help="Fashion-MNIST training images used")
     args = parser.parse_args()
@@ -86,7 +87,7 @@ def main() -> None:
             variants = [(r, False) for r in RECOVERIES] + [("none", True), ("refit", True)]
             for recovery, tune in variants:
                 started = time.perf_counter()
-                passes = [PruneChannels(ratio=ratio, recovery=recovery)] + (
+                passes = [PruneChannels(ratio=ratio, recovery=recovery, allocate=args.allocate)] + (
                     [Finetune(epochs=args.epochs)] if tune else []
                 )
                 pruned, _ = run_passes(dense, passes, ctx, None)

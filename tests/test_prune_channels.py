@@ -103,3 +103,19 @@ def test_refit_recovers_more_than_the_mean_and_the_mean_more_than_nothing(data, 
         output = OnnxRuntimeRunner(pruned.to_bytes()).run({"image": tiny_data})[0]
         errors[recovery] = float(np.mean((output - reference) ** 2))
     assert errors["refit"] < 0.6 * errors["mean"] and errors["mean"] < errors["none"], errors
+
+
+def test_cost_allocation_takes_more_from_the_costlier_channels_for_the_same_total(data, tiny_data):
+    from edgec_test_models import make_inverted_with_head
+
+    model = _onnx(make_inverted_with_head)
+    # per channel: the 8-channel stream costs 41,472 / 8 = 5,184 MACs (stem, project, expand, head), the
+    # 32-channel hidden space 51,200 / 32 = 1,600 (expand, depthwise, project); 40% of 40 channels is 16
+    uniform = PruneChannels(ratio=0.4, align=1).run(model, make_context(data)).model
+    costed = PruneChannels(ratio=0.4, align=1, allocate="cost").run(model, make_context(data)).model
+    stem, expand, *_ = _conv_shapes(uniform)
+    assert (stem[0], expand[0]) == (5, 19)  # 3 + 13 removed: the same share in each
+    stem, expand, *_ = _conv_shapes(costed)
+    assert (stem[0], expand[0]) == (2, 22)  # the stream to its 75% cap (6), the hidden space the other 10
+    output = OnnxRuntimeRunner(costed.to_bytes()).run({"image": tiny_data})[0]
+    assert output.shape == (len(tiny_data), 10) and np.isfinite(output).all()

@@ -33,6 +33,7 @@ from ..activations import channel_moments
 from ..channel_refit import refit_readers
 from ..errors import InputError, require
 from ..kinds import Model, OnnxModel
+from ..macs import node_macs
 from ..weight_edits import bias, read, set_bias
 from .base import Context, Pass, PassResult
 from .equalize import conv_group
@@ -41,6 +42,8 @@ from .prune import matches_any
 CHANNELWISE = ("Relu", "Clip", "LeakyRelu", "MaxPool", "AveragePool", "Identity")
 CRITERIA = ("l1", "activation")
 RECOVERIES = ("none", "mean", "refit")
+ALLOCATIONS = ("uniform", "cost")
+MAX_GROUP_RATIO = 0.75  # `allocate=cost` never removes more than this share of one group
 
 
 @dataclass
@@ -72,11 +75,14 @@ class PruneChannels(Pass):
     exclude: tuple[str, ...] = ()  # root conv name patterns (fnmatch) left whole
     recovery: str = "refit"
     align: int = 16  # kept counts rounded to a multiple of this: XNNPACK's and MLAS's int8 channel tiles
+    allocate: str = "uniform"  # or "cost": each group's share grows with what one of its channels costs
     batch_size: int = 16
 
     def __post_init__(self) -> None:
         if self.criterion not in CRITERIA:
             raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {self.criterion!r}")
+        if self.allocate not in ALLOCATIONS:
+            raise ValueError(f"allocate must be one of {', '.join(ALLOCATIONS)}, got {self.allocate!r}")
         if self.recovery not in RECOVERIES:
             raise ValueError(f"recovery must be one of {', '.join(RECOVERIES)}, got {self.recovery!r}")
         if not 0.0 <= self.ratio < 1.0:
@@ -101,10 +107,11 @@ class PruneChannels(Pass):
             )
         means = self._means(model, groups, ctx)
         importance = self._importance(groups, weights, means, onnx)
+        kept = self._kept_counts(groups, weights, shaped)
         removed, readers, kept_outputs = {}, [], {}
         for group in groups:
             scores = importance[group.name]
-            keep_count = _aligned(len(scores), self.ratio, self.align)
+            keep_count = kept[group.name]
             keep = np.sort(np.argsort(-scores, kind="stable")[:keep_count])
             if keep_count < len(scores):
                 if self.recovery == "mean":
@@ -121,6 +128,38 @@ class PruneChannels(Pass):
         params_before, params_after = _params(model.proto), _params(proto)
         details = {"channels": removed, "params_before": params_before, "params_after": params_after}
         return PassResult(output, modified=bool(removed), details=details)
+
+    def _kept_counts(self, groups: list[_Group], weights: dict[str, Any], shaped: Any) -> dict[str, int]:
+        """Channels each group keeps. `uniform`: `ratio` of every group goes. `cost`: a group's share grows in
+        proportion to the MACs one of its channels costs (capped at MAX_GROUP_RATIO), scaled to the smallest
+        shares whose aligned counts remove at least `ratio` of all channels. A channel of an early,
+        high-resolution layer costs a hundred times what one of the last layers does, and those layers' memory
+        traffic is what bounds XNNPACK's int8 speed once the MACs have gone."""
+        channels = {g.name: int(weights[g.roots[0].input[1]].dims[0]) for g in groups}
+        if self.allocate == "uniform":
+            return {name: _aligned(n, self.ratio, self.align) for name, n in channels.items()}
+        from onnx import ModelProto
+
+        model = ModelProto()
+        model.graph.CopyFrom(shaped)
+        macs = node_macs(OnnxModel(model))
+        cost = {
+            g.name: sum(macs.get(n.name, 0) for n in (*g.roots, *g.depthwise, *g.readers)) / channels[g.name]
+            for g in groups
+        }
+        total = sum(channels.values())
+        mean_cost = sum(cost[n] * channels[n] for n in cost) / total
+
+        def kept(scale: float) -> dict[str, int]:
+            share = {n: min(MAX_GROUP_RATIO, scale * self.ratio * cost[n] / mean_cost) for n in cost}
+            return {n: _aligned(channels[n], share[n], self.align) for n in cost}
+
+        low, high = 0.0, 1e3
+        for _ in range(60):  # fewer channels are kept as the scale grows: bisect for the smallest enough
+            middle = (low + high) / 2
+            removed = 1 - sum(kept(middle).values()) / total
+            low, high = (middle, high) if removed < self.ratio else (low, middle)
+        return kept(high)
 
     def _means(self, model: OnnxModel, groups: list[_Group], ctx: Context) -> dict[str, np.ndarray]:
         """Per-channel mean of each reading conv's input, on calibration data."""
