@@ -12,7 +12,8 @@ channels go (L1 norm of the making filters, which after cleanup's BatchNorm fold
 or the mean |activation| where they are read), and the kept count is rounded to the nearest multiple of 16
 (`align`), the channel tile of XNNPACK's and MLAS's int8 kernels, so the share removed stays near `ratio` on
 average. On MobileNetV2 at ratio 0.4, odd counts (14, 10) or multiples of 8 left LiteRT at 0.73x of the
-unpruned latency; multiples of 16 brought it to 0.70x (bench/prune_channels.py).
+unpruned latency; multiples of 16 brought it to 0.70x. `allocate=cost` removes the same total but more where a
+channel costs more (the early, high-resolution layers): 0.60x in LiteRT, 0.39x in ORT (bench/prune_channels.py).
 
 Recovery without training (`recovery`): `refit` (the default) solves each reader's weights again by least squares
 so its outputs match the unpruned ones (compiler/channel_refit.py), one calibration pass per reader; `mean`
