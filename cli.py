@@ -93,6 +93,13 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     help="Epochs of fine-tuning after --prune (0: no training; refit/mean recovery still apply).",
 )
 @click.option("--max-drop", type=float, help="Allowed top-1 drop in points [the profile's].")
+@click.option(
+    "--gate-on",
+    type=click.Choice(["point", "bound"]),
+    default="point",
+    show_default=True,
+    help="Gate the accuracy drop's measured value, or the upper end of its 95% bootstrap interval.",
+)
 @click.option("--min-agreement", type=float, help="Allowed minimum top-1 agreement without labels [profile's].")
 @click.option(
     "--search/--no-search",

@@ -63,6 +63,7 @@ class CompileOptions:
     prune: PruneRequest | None = None
     train: Path | None = None  # labelled data for fine-tuning after pruning
     recover_epochs: int = 0
+    gate_on: str = "point"  # or "bound": the upper end of the drop's 95% bootstrap interval
 
 
 @dataclass
@@ -168,6 +169,7 @@ def compile(options: CompileOptions) -> BuildResult:
         "prune_search": pruning.to_dict() if pruning else None,
         "gate": {
             "max_accuracy_drop_points": checked.max_drop,
+            "on": options.gate_on,
             "min_agreement": checked.min_agreement,
             "min_cross_format_agreement": profile.budgets.min_cross_format_agreement,
             "checks": [dataclasses.asdict(c) for c in checked.checks],
@@ -217,11 +219,18 @@ def _validate(
             name,
             getattr(artifact, "layout", None),
         )
-        evaluations.append(compare(name, reference, runs[name], evaluation.labels))
+        evaluations.append(compare(name, reference, runs[name], evaluation.labels, statistics=True))
     int8 = [(plan.artifact.name, runs[plan.artifact.name]) for plan, _, _ in built if plan.precision == "int8"]
     cross = [cross_format(a, b) for i, a in enumerate(int8) for b in int8[i + 1 :]]
     max_drop, min_agreement = _budget(profile, options)
-    checks = gate.check(evaluations, max_drop, min_agreement, cross, profile.budgets.min_cross_format_agreement)
+    checks = gate.check(
+        evaluations,
+        max_drop,
+        min_agreement,
+        cross,
+        profile.budgets.min_cross_format_agreement,
+        on_bound=options.gate_on == "bound",
+    )
     return _Validation(reference, evaluations, checks, max_drop, min_agreement, cross)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .report import stages, verification_text
+from .report_drift_md import drift_lines
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -50,6 +51,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"lower bound {facts['arena_lower_bound_bytes'] / 1024:.1f} KiB)."
             + (f" Next: `{facts['compile_command']}`." if facts["compile_command"] else "")
         )
+    lines += drift_lines(report)
     lines += _pruning_lines(report)
     for name, found in report.get("search", {}).items():
         if "skipped" in found:

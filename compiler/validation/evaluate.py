@@ -16,6 +16,7 @@ from ..kinds_tf import IoLayout
 from ..progress import Progress
 from ..quiet import captured_native_output
 from . import metrics
+from .statistics import drift_statistics
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Evaluation:
     float_accuracy: float | None
     accuracy_drop_points: float | None
     drift: dict[str, float] = field(default_factory=dict)
+    # bootstrap intervals, per-class deltas, flips, worst samples (validation/statistics.py); None in search trials
+    statistics: dict[str, Any] | None = None
 
 
 def run_model(
@@ -81,7 +84,11 @@ def cross_format(a: tuple[str, RunResult], b: tuple[str, RunResult]) -> dict[str
     return {"pair": [name_a, name_b], **metrics.drift(run_a.outputs, run_b.outputs)}
 
 
-def compare(name: str, baseline: RunResult, artifact: RunResult, labels: np.ndarray | None) -> Evaluation:
+def compare(
+    name: str, baseline: RunResult, artifact: RunResult, labels: np.ndarray | None, statistics: bool = False
+) -> Evaluation:
+    """The three rows; with `statistics`, also how sure they are and which samples make them (the final
+    validation wants this; a search's trials only need the gate's numbers)."""
     accuracy = float_accuracy = drop = None
     if labels is not None:
         accuracy = metrics.accuracy(artifact.outputs, labels)
@@ -97,4 +104,5 @@ def compare(name: str, baseline: RunResult, artifact: RunResult, labels: np.ndar
         float_accuracy,
         drop,
         metrics.drift(baseline.outputs, artifact.outputs),
+        drift_statistics(baseline.outputs, artifact.outputs, labels) if statistics else None,
     )

@@ -18,7 +18,7 @@ class GateCheck:
     passed: bool
 
     def describe(self) -> str:
-        relation = "<=" if self.metric == "accuracy_drop_points" else ">="
+        relation = "<=" if self.metric.startswith("accuracy_drop") else ">="
         verdict = "ok" if self.passed else "OVER BUDGET"
         return f"{self.artifact}: {self.metric} {self.value:.4g} (budget {relation} {self.limit:g}) {verdict}"
 
@@ -29,21 +29,23 @@ def check(
     min_agreement: float,
     cross_formats: Sequence[dict[str, Any]] = (),
     min_cross_agreement: float = 0.0,
+    on_bound: bool = False,
 ) -> list[GateCheck]:
     """Accuracy drop in points when labels exist; top-1 agreement with the float model when they do not;
-    and agreement between the same model's artifacts in two formats, which must not contradict each other."""
+    and agreement between the same model's artifacts in two formats, which must not contradict each other.
+
+    `on_bound` gates on the upper end of the drop's 95% paired-bootstrap interval instead of the point value:
+    stricter, and a build passes only when the data show its drop is within budget, not merely measured so."""
     checks = []
     for ev in evaluations:
         if ev.accuracy_drop_points is not None:
-            checks.append(
-                GateCheck(
-                    ev.artifact,
-                    "accuracy_drop_points",
-                    ev.accuracy_drop_points,
-                    max_drop,
-                    ev.accuracy_drop_points <= max_drop,
-                )
+            bound = (ev.statistics or {}).get("drop_interval_points") if on_bound else None
+            metric, value = (
+                ("accuracy_drop_upper_bound_points", bound[1])
+                if bound
+                else ("accuracy_drop_points", ev.accuracy_drop_points)
             )
+            checks.append(GateCheck(ev.artifact, metric, value, max_drop, value <= max_drop))
         else:
             value = ev.drift["agreement"]
             checks.append(GateCheck(ev.artifact, "agreement", value, min_agreement, value >= min_agreement))

@@ -1,0 +1,144 @@
+"""How sure a drift number is, and which samples make it: bootstrap intervals, per-class deltas, flips.
+
+A 0.6-point drop on 360 images is two or three flipped predictions; a gate that trips on it trips on noise. The
+evaluation set is one sample of the data the model will see, so each accuracy gets a percentile-bootstrap
+interval, and the drop gets a *paired* one (the float model and the artifact are resampled on the same images:
+most images are right for both, so the drop's interval is much narrower than the two accuracies' intervals
+suggest). The resampling is seeded: the same outputs always give the same intervals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import metrics
+
+RESAMPLES = 2000
+LEVEL = 0.95
+SEED = 0
+
+
+def _indices(n: int, resamples: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def accuracy_interval(
+    correct: np.ndarray, resamples: int = RESAMPLES, level: float = LEVEL, seed: int = SEED
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the accuracy, from one 0/1 correctness per sample."""
+    values = correct.astype(np.float64)[_indices(len(correct), resamples, seed)].mean(axis=1)
+    return _interval(values, level)
+
+
+def drop_interval(
+    float_correct: np.ndarray,
+    artifact_correct: np.ndarray,
+    resamples: int = RESAMPLES,
+    level: float = LEVEL,
+    seed: int = SEED,
+) -> tuple[float, float]:
+    """Paired bootstrap interval of the accuracy drop in points (float minus artifact, same resampled images)."""
+    difference = float_correct.astype(np.float64) - artifact_correct.astype(np.float64)
+    values = 100 * difference[_indices(len(difference), resamples, seed)].mean(axis=1)
+    return _interval(values, level)
+
+
+def per_class(labels: np.ndarray, float_predictions: np.ndarray, predictions: np.ndarray) -> list[dict[str, Any]]:
+    """Accuracy of the float model and the artifact per true class, and the change in points."""
+    rows = []
+    for label in np.unique(labels):
+        mask = labels == label
+        float_accuracy = float(np.mean(float_predictions[mask] == label))
+        accuracy = float(np.mean(predictions[mask] == label))
+        rows.append(
+            {
+                "class": int(label),
+                "samples": int(mask.sum()),
+                "float_accuracy": round(float_accuracy, 6),
+                "accuracy": round(accuracy, 6),
+                "delta_points": round(100 * (accuracy - float_accuracy), 4),
+            }
+        )
+    return rows
+
+
+def _softmax(outputs: np.ndarray) -> np.ndarray:
+    """Scores as probabilities: kept as they are when they already are, else a softmax of the logits."""
+    rows = outputs.reshape(len(outputs), -1).astype(np.float64)
+    if np.all(rows >= 0) and np.allclose(rows.sum(axis=1), 1.0, atol=1e-3):
+        return rows
+    shifted = np.exp(rows - rows.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def flips(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray | None, limit: int = 50) -> dict[str, Any]:
+    """Samples whose top-1 prediction changed between the float model and the artifact, most confident first.
+
+    `confidence` is the artifact's probability for its own (new) prediction; a confident flip is a real
+    change of mind, a low one a near tie tipped by rounding. `fixed`/`broken` count flips that became right or
+    wrong (with labels)."""
+    float_top, top = metrics.top1(reference), metrics.top1(candidate)
+    probabilities = _softmax(candidate)
+    changed = np.flatnonzero(float_top != top)
+    confidence = probabilities[changed, top[changed]]
+    order = changed[np.argsort(-confidence, kind="stable")]
+    items = [
+        {
+            "index": int(i),
+            "float_label": int(float_top[i]),
+            "artifact_label": int(top[i]),
+            "label": None if labels is None else int(labels[i]),
+            "confidence": round(float(probabilities[i, top[i]]), 5),
+        }
+        for i in order[:limit]
+    ]
+    summary: dict[str, Any] = {"count": len(changed), "listed": items}
+    if labels is not None:
+        summary["broken"] = int(np.sum((float_top[changed] == labels[changed]) & (top[changed] != labels[changed])))
+        summary["fixed"] = int(np.sum((float_top[changed] != labels[changed]) & (top[changed] == labels[changed])))
+    return summary
+
+
+def worst(reference: np.ndarray, candidate: np.ndarray, k: int = 10) -> list[dict[str, Any]]:
+    """The k samples whose outputs moved most (RMS over the output), with their SQNR: where to look first."""
+    ref = reference.reshape(len(reference), -1).astype(np.float64)
+    out = candidate.reshape(len(candidate), -1).astype(np.float64)
+    rms = np.sqrt(np.mean((out - ref) ** 2, axis=1))
+    signal = np.mean(ref**2, axis=1)
+    order = np.argsort(-rms, kind="stable")[:k]
+    return [
+        {
+            "index": int(i),
+            "rmse": round(float(rms[i]), 6),
+            "sqnr_db": round(float(10 * np.log10(signal[i] / max(rms[i] ** 2, 1e-30))), 3) if signal[i] else None,
+        }
+        for i in order
+    ]
+
+
+def drift_statistics(
+    reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray | None, limit: int = 50, k: int = 10
+) -> dict[str, Any]:
+    """Everything above for one artifact against the float baseline, as report.json stores it."""
+    result: dict[str, Any] = {
+        "resamples": RESAMPLES,
+        "level": LEVEL,
+        "flips": flips(reference, candidate, labels, limit),
+        "worst": worst(reference, candidate, k),
+    }
+    if labels is not None:
+        float_top, top = metrics.top1(reference), metrics.top1(candidate)
+        float_correct, correct = float_top == labels, top == labels
+        result["accuracy_interval"] = [round(v, 6) for v in accuracy_interval(correct)]
+        result["float_accuracy_interval"] = [round(v, 6) for v in accuracy_interval(float_correct)]
+        result["drop_interval_points"] = [round(v, 4) for v in drop_interval(float_correct, correct)]
+        result["per_class"] = per_class(labels, float_top, top)
+    return result
