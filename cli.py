@@ -100,6 +100,18 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     show_default=True,
     help="Gate the accuracy drop's measured value, or the upper end of its 95% bootstrap interval.",
 )
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    help="A previous build (folder or report.json): fail when an artifact's top-1 falls beyond noise.",
+)
+@click.option(
+    "--baseline-max-drop",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Top-1 points allowed to fall vs --baseline.",
+)
 @click.option("--min-agreement", type=float, help="Allowed minimum top-1 agreement without labels [profile's].")
 @click.option(
     "--search/--no-search",
@@ -177,7 +189,39 @@ def targets_show(target: str) -> None:
 def _summary(result: Any) -> str:
     from .compiler.summary import summarize
 
-    return summarize(result)
+    return summarize(result.report, result.path)
+
+
+@cli.group()
+def report() -> None:
+    """Read and compare build reports."""
+
+
+@report.command("show")
+@click.argument("build", type=click.Path(path_type=Path))
+def report_show(build: Path) -> int:
+    """Print a build's summary (BUILD: a build folder or its report.json); exit 1 when its gate failed."""
+    from .compiler.report_diff import load_report
+    from .compiler.summary import summarize
+
+    found = load_report(build)
+    click.echo(summarize(found, build if build.is_dir() else build.parent))
+    return 0 if found["gate"]["passed"] else 1
+
+
+@report.command("diff")
+@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option(
+    "--max-drop", type=float, default=0.0, show_default=True, help="Top-1 points an artifact may lose, beyond noise."
+)
+def report_diff(base: Path, new: Path, max_drop: float) -> int:
+    """Compare build NEW with BASE (folders or report.json); exit 1 on an accuracy regression beyond noise."""
+    from .compiler.report_diff import diff_reports, load_report, render_diff
+
+    found = diff_reports(load_report(base), load_report(new), max_drop, (str(base), str(new)))
+    click.echo(render_diff(found))
+    return 1 if found.regressed else 0
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,9 +17,10 @@ from .. import __version__
 from ..targets.profile import ProfileError, TargetProfile, load_profile
 from . import report as reporting
 from .cache import PassCache, default_cache_dir
-from .data import Dataset, check_dataset, load_dataset
+from .compile_data import datasets, training_data
+from .data import Dataset
 from .engine import PassRecord, check_chain, run_passes
-from .errors import ConfigError, InputError
+from .errors import ConfigError
 from .frontends import SourceRequest, kind_of, load_source
 from .kinds import Model, OnnxModel, TorchModel
 from .output import MANIFEST, check_destination, write_build
@@ -28,6 +29,7 @@ from .pipeline import ArtifactPlan, Overrides, import_passes, plan_artifacts
 from .progress import Progress
 from .prune_request import PruneRequest
 from .prune_search import PLOT_FILE, auto_prune, measured_plan, plot_curve
+from .report_diff import diff_reports, load_report, regression_checks
 from .report_md import render_markdown
 from .search import Judge, SearchLimits, search, unsearchable
 from .spec import PassSpec
@@ -64,6 +66,8 @@ class CompileOptions:
     train: Path | None = None  # labelled data for fine-tuning after pruning
     recover_epochs: int = 0
     gate_on: str = "point"  # or "bound": the upper end of the drop's 95% bootstrap interval
+    baseline: Path | None = None  # a previous build (or its report.json) this one must not regress from
+    baseline_max_drop: float = 0.0  # top-1 points an artifact may lose against it, beyond noise
 
 
 @dataclass
@@ -96,6 +100,7 @@ def compile(options: CompileOptions) -> BuildResult:
     profile = _profile(options.target)
     out = options.output or Path("build") / f"{_source_name(options.source)}-{profile.id}"
     check_destination(out, options.force)
+    previous = load_report(options.baseline) if options.baseline else None
     source_kind = kind_of(options.source)
     overrides = options.overrides
     finetune = _finetune(options)
@@ -114,8 +119,8 @@ def compile(options: CompileOptions) -> BuildResult:
     baseline, import_records = run_passes(model, import_passes(model.kind), Context(profile, None, progress), cache)
     assert isinstance(baseline, OnnxModel)
     # 3. Data: calibration and evaluation sets, checked against the baseline's inputs.
-    calibration, evaluation = _datasets(options, baseline, plans)
-    training = _training(options, baseline)
+    calibration, evaluation = datasets(options, baseline, plans)
+    training = training_data(options, baseline)
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, _threads(profile), progress, "float baseline")
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress, cache.scratch() if cache else None, training)
@@ -137,6 +142,18 @@ def compile(options: CompileOptions) -> BuildResult:
         checked = _validate(profile, options, reference, built, evaluation, progress)
     # 6. Record: artifacts, report and manifest, written atomically.
     files, artifacts = _artifact_files(info.name, baseline, built, checked.evaluations)
+    data_entries = {
+        "calibration": reporting.data_entry(calibration),
+        "evaluation": reporting.data_entry(evaluation),
+        "training": reporting.data_entry(training),
+    }
+    regression = None
+    if previous is not None:
+        assert options.baseline is not None
+        names = (str(options.baseline), str(out))
+        found = diff_reports(previous, {"artifacts": artifacts, "data": data_entries}, options.baseline_max_drop, names)
+        regression = found.to_dict()
+        checked.checks += regression_checks(found)
     report: dict[str, Any] = {
         "schema_version": reporting.SCHEMA_VERSION,
         "edgec_version": __version__,
@@ -147,11 +164,7 @@ def compile(options: CompileOptions) -> BuildResult:
             "quantization": dataclasses.asdict(profile.quantization),
         },
         "source": dataclasses.asdict(info),
-        "data": {
-            "calibration": reporting.data_entry(calibration),
-            "evaluation": reporting.data_entry(evaluation),
-            "training": reporting.data_entry(training),
-        },
+        "data": data_entries,
         "baseline": {
             "file": BASELINE_FILE,
             "runtime": f"{checked.reference.runtime} {checked.reference.version}",
@@ -167,6 +180,7 @@ def compile(options: CompileOptions) -> BuildResult:
         "cross_format": checked.cross_formats,
         "search": searches,
         "prune_search": pruning.to_dict() if pruning else None,
+        "baseline_diff": regression,
         "gate": {
             "max_accuracy_drop_points": checked.max_drop,
             "on": options.gate_on,
@@ -351,42 +365,3 @@ def _finetune(options: CompileOptions) -> PassSpec | None:
     if options.recover_epochs and not options.prune:
         raise ConfigError("--recover-epochs: fine-tuning recovers what pruning cost; add --prune (e.g. structured:0.4)")
     return PassSpec("finetune", {"epochs": str(options.recover_epochs)}) if options.recover_epochs else None
-
-
-def _training(options: CompileOptions, baseline: OnnxModel) -> Dataset | None:
-    """Labelled training data for fine-tuning: --train, or for the demo its own training split."""
-    if not options.recover_epochs or not options.prune:
-        return None
-    if options.train is None:
-        if options.source is not None:
-            raise InputError("--recover-epochs: fine-tuning needs labelled training data: pass --train data.npz")
-        from .frontends.demo import demo_split
-
-        return check_dataset(demo_split("train"), baseline.inputs)
-    training = load_dataset(options.train, baseline.inputs, "train")
-    if training.labels is None:
-        raise InputError(f"--train {options.train}: no `labels` array; fine-tuning needs one label per sample")
-    return training
-
-
-def _datasets(
-    options: CompileOptions, baseline: OnnxModel, plans: list[ArtifactPlan]
-) -> tuple[Dataset | None, Dataset]:
-    specs = baseline.inputs
-    needs_calibration = any(p.uses_calibration for plan in plans for p in plan.passes)
-    if options.source is None and options.calib is None and options.eval is None:
-        from .frontends.demo import demo_split
-
-        return check_dataset(demo_split("calib"), specs), check_dataset(demo_split("eval"), specs)
-    calibration = load_dataset(options.calib, specs, "calib") if options.calib else None
-    evaluation = load_dataset(options.eval, specs, "eval") if options.eval else None
-    if evaluation is None:
-        if calibration is None:
-            raise InputError(
-                "no data: pass --calib data.npz (calibration; part of it is held back for "
-                "evaluation) and preferably --eval data.npz"
-            )
-        calibration, evaluation = calibration.split_holdout(options.holdout)
-    if needs_calibration and calibration is None:
-        raise InputError("quantization needs calibration data: pass --calib data.npz, or --no-quantize")
-    return calibration, evaluation

@@ -1,17 +1,18 @@
-"""The few lines `edgec compile` prints: where the build is, what it cost, whether it passed."""
+"""The few lines `edgec compile` and `edgec report show` print: where the build is, what it cost, whether it
+passed, and how sure each accuracy number is."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from .report import verification_text
+from .report import stages, verification_text
 
 
-def summarize(result: Any) -> str:
-    report = result.report
+def summarize(report: dict[str, Any], path: Path) -> str:
     baseline, data = report["baseline"], report["data"]["evaluation"]
-    verdict = "PASS" if result.passed else "FAIL"
-    lines = [f"edgec: built {result.path} for {report['target']['id']} in {report['seconds']:.1f} s"]
+    verdict = "PASS" if report["gate"]["passed"] else "FAIL"
+    lines = [f"edgec: built {path} for {report['target']['id']} in {report['seconds']:.1f} s"]
     accuracy = baseline["accuracy"]
     base = f"top-1 {100 * accuracy:.2f}%" if accuracy is not None else "no labels"
     lines.append(
@@ -31,7 +32,7 @@ def summarize(result: Any) -> str:
         accuracy_text = (
             ""
             if ev["accuracy"] is None
-            else (f"top-1 {100 * ev['accuracy']:.2f}% (drop {ev['accuracy_drop_points']:.2f} points), ")
+            else (f"top-1 {100 * ev['accuracy']:.2f}% (drop {ev['accuracy_drop_points']:.2f} points{_noise(ev)}), ")
         )
         sqnr = ev["drift"]["sqnr_db"]
         accuracy_text = f"{verification_text(art)}, " + accuracy_text
@@ -64,8 +65,23 @@ def summarize(result: Any) -> str:
         f"  gate: {verdict} (top-1 drop <= {gate['max_accuracy_drop_points']} points, agreement >= "
         f"{gate['min_agreement']} without labels{cross})"
     )
-    cached, ran = result.cached_passes, result.ran_passes
+    for check in (c for c in gate["checks"] if c["metric"] == "top1_change_vs_baseline_points"):
+        lines.append(
+            f"  vs baseline {check['artifact']}: top-1 change {check['value']:+.2f} points "
+            f"({'ok' if check['passed'] else 'REGRESSION'})"
+        )
+    cached = [rec["name"] for _, rec in stages(report) if rec["cached"]]
+    ran = [rec["name"] for _, rec in stages(report) if not rec["cached"]]
     lines.append(
         f"  cache: {len(cached)} pass(es) reused ({', '.join(cached) or '-'}); {len(ran)} ran ({', '.join(ran) or '-'})"
     )
     return "\n".join(lines)
+
+
+def _noise(evaluation: dict[str, Any]) -> str:
+    """The drop's 95% interval and the flip count, when the report has them."""
+    stats = evaluation.get("statistics") or {}
+    interval = stats.get("drop_interval_points")
+    if not interval:
+        return ""
+    return f", 95% interval {interval[0]:.2f} to {interval[1]:.2f}; {stats['flips']['count']} flipped"

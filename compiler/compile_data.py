@@ -1,0 +1,54 @@
+"""The data a compile reads, loaded and checked against the baseline's inputs before any pass runs.
+
+The calibration, evaluation and training sets each come from a flag (`--calib`, `--eval`, `--train`) or, for
+the built-in demo, from its own splits; every check that can fail on user input runs here, first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .data import Dataset, check_dataset, load_dataset
+from .errors import InputError
+from .kinds import OnnxModel
+
+if TYPE_CHECKING:
+    from .api import CompileOptions
+    from .pipeline import ArtifactPlan
+
+
+def datasets(options: CompileOptions, baseline: OnnxModel, plans: list[ArtifactPlan]) -> tuple[Dataset | None, Dataset]:
+    specs = baseline.inputs
+    needs_calibration = any(p.uses_calibration for plan in plans for p in plan.passes)
+    if options.source is None and options.calib is None and options.eval is None:
+        from .frontends.demo import demo_split
+
+        return check_dataset(demo_split("calib"), specs), check_dataset(demo_split("eval"), specs)
+    calibration = load_dataset(options.calib, specs, "calib") if options.calib else None
+    evaluation = load_dataset(options.eval, specs, "eval") if options.eval else None
+    if evaluation is None:
+        if calibration is None:
+            raise InputError(
+                "no data: pass --calib data.npz (calibration; part of it is held back for "
+                "evaluation) and preferably --eval data.npz"
+            )
+        calibration, evaluation = calibration.split_holdout(options.holdout)
+    if needs_calibration and calibration is None:
+        raise InputError("quantization needs calibration data: pass --calib data.npz, or --no-quantize")
+    return calibration, evaluation
+
+
+def training_data(options: CompileOptions, baseline: OnnxModel) -> Dataset | None:
+    """Labelled training data for fine-tuning: --train, or for the demo its own training split."""
+    if not options.recover_epochs or not options.prune:
+        return None
+    if options.train is None:
+        if options.source is not None:
+            raise InputError("--recover-epochs: fine-tuning needs labelled training data: pass --train data.npz")
+        from .frontends.demo import demo_split
+
+        return check_dataset(demo_split("train"), baseline.inputs)
+    training = load_dataset(options.train, baseline.inputs, "train")
+    if training.labels is None:
+        raise InputError(f"--train {options.train}: no `labels` array; fine-tuning needs one label per sample")
+    return training
