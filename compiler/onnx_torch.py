@@ -67,11 +67,11 @@ def _pool(kind: str) -> Callable[[list[Any], dict[str, Any]], Tensor]:
         strides = list(attrs.get("strides", [1] * spatial))
         ceil = bool(attrs.get("ceil_mode", 0))
         if kind == "max":
-            pool = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[spatial - 1]
+            max_pool: Any = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[spatial - 1]
             dilation = list(attrs.get("dilations", [1] * spatial))
-            return pool(x, kernel, strides, begins, dilation, ceil_mode=ceil)
-        pool = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[spatial - 1]
-        return pool(x, kernel, strides, begins, ceil, bool(attrs.get("count_include_pad", 0)))
+            return max_pool(x, kernel, strides, begins, dilation, ceil_mode=ceil)
+        avg_pool: Any = (F.avg_pool1d, F.avg_pool2d, F.avg_pool3d)[spatial - 1]
+        return avg_pool(x, kernel, strides, begins, ceil, bool(attrs.get("count_include_pad", 0)))
 
     return run
 

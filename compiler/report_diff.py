@@ -96,8 +96,9 @@ def _change(old: dict[str, Any], current: dict[str, Any], max_drop: float) -> Ar
     regression, reason = False, "no labels: accuracy not compared"
     if base_accuracy is not None and new_accuracy is not None:
         change = round(100 * (new_accuracy - base_accuracy), 4)
-        errors = [_standard_error(old["evaluation"]), _standard_error(current["evaluation"])]
-        noise = round(Z_95 * math.hypot(*errors), 4) if None not in errors else None
+        base_error, new_error = _standard_error(old["evaluation"]), _standard_error(current["evaluation"])
+        known = base_error is not None and new_error is not None
+        noise = round(Z_95 * math.hypot(base_error or 0.0, new_error or 0.0), 4) if known else None
         fall = -change
         if fall > max_drop and noise is None:
             regression, reason = True, f"top-1 fell {fall:.2f} points (noise unknown: a report without intervals)"
