@@ -37,6 +37,7 @@ from .validation import gate, metrics
 from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
 
 BASELINE_FILE = "baseline.float32.onnx"
+GATE_ON = ("point", "bound")  # the drop's measured value, or the upper end of its bootstrap interval
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ def compile(options: CompileOptions) -> BuildResult:
     out = options.output or Path("build") / f"{_source_name(options.source)}-{profile.id}"
     check_destination(out, options.force)
     previous = load_report(options.baseline) if options.baseline else None
+    if options.gate_on not in GATE_ON:
+        raise ConfigError(f"gate_on must be one of {', '.join(GATE_ON)}, got {options.gate_on!r}")
     source_kind = kind_of(options.source)
     overrides = options.overrides
     finetune = _finetune(options)

@@ -40,7 +40,7 @@ def datasets(options: CompileOptions, baseline: OnnxModel, plans: list[ArtifactP
 
 def training_data(options: CompileOptions, baseline: OnnxModel) -> Dataset | None:
     """Labelled training data for fine-tuning: --train, or for the demo its own training split."""
-    if not options.recover_epochs or not options.prune:
+    if not options.recover_epochs:  # compile() has already refused --recover-epochs without --prune
         return None
     if options.train is None:
         if options.source is not None:
