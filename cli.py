@@ -112,6 +112,11 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     show_default=True,
     help="Top-1 points allowed to fall vs --baseline.",
 )
+@click.option(
+    "--baseline-max-latency-increase",
+    type=click.FloatRange(min=0),
+    help="Percent the host median latency may rise vs --baseline, beyond noise [not gated].",
+)
 @click.option("--min-agreement", type=float, help="Allowed minimum top-1 agreement without labels [profile's].")
 @click.option(
     "--search/--no-search",
@@ -215,11 +220,17 @@ def report_show(build: Path) -> int:
 @click.option(
     "--max-drop", type=float, default=0.0, show_default=True, help="Top-1 points an artifact may lose, beyond noise."
 )
-def report_diff(base: Path, new: Path, max_drop: float) -> int:
-    """Compare build NEW with BASE (folders or report.json); exit 1 on an accuracy regression beyond noise."""
+@click.option(
+    "--max-latency-increase",
+    type=click.FloatRange(min=0),
+    help="Percent the host median latency may rise, beyond noise [latency not gated].",
+)
+def report_diff(base: Path, new: Path, max_drop: float, max_latency_increase: float | None) -> int:
+    """Compare build NEW with BASE (folders or report.json); exit 1 on an accuracy (or, when asked, latency)
+    regression beyond noise."""
     from .compiler.report_diff import diff_reports, load_report, render_diff
 
-    found = diff_reports(load_report(base), load_report(new), max_drop, (str(base), str(new)))
+    found = diff_reports(load_report(base), load_report(new), max_drop, (str(base), str(new)), max_latency_increase)
     click.echo(render_diff(found))
     return 1 if found.regressed else 0
 

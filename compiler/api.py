@@ -35,6 +35,7 @@ from .search import Judge, SearchLimits, search, unsearchable
 from .spec import PassSpec
 from .validation import gate, metrics
 from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
+from .validation.latency import host_latency
 
 BASELINE_FILE = "baseline.float32.onnx"
 GATE_ON = ("point", "bound")  # the drop's measured value, or the upper end of its bootstrap interval
@@ -69,6 +70,7 @@ class CompileOptions:
     gate_on: str = "point"  # or "bound": the upper end of the drop's 95% bootstrap interval
     baseline: Path | None = None  # a previous build (or its report.json) this one must not regress from
     baseline_max_drop: float = 0.0  # top-1 points an artifact may lose against it, beyond noise
+    baseline_max_latency_increase: float | None = None  # percent the host median may rise, beyond noise
 
 
 @dataclass
@@ -144,7 +146,7 @@ def compile(options: CompileOptions) -> BuildResult:
         built, searches = _search_failures(profile, options, model, baseline, built, ctx, cache, evaluation, checked)
         checked = _validate(profile, options, reference, built, evaluation, progress)
     # 6. Record: artifacts, report and manifest, written atomically.
-    files, artifacts = _artifact_files(info.name, baseline, built, checked.evaluations)
+    files, artifacts = _artifact_files(info.name, baseline, built, checked)
     data_entries = {
         "calibration": reporting.data_entry(calibration),
         "evaluation": reporting.data_entry(evaluation),
@@ -154,7 +156,8 @@ def compile(options: CompileOptions) -> BuildResult:
     if previous is not None:
         assert options.baseline is not None
         names = (str(options.baseline), str(out))
-        found = diff_reports(previous, {"artifacts": artifacts, "data": data_entries}, options.baseline_max_drop, names)
+        now = {"artifacts": artifacts, "data": data_entries}
+        found = diff_reports(previous, now, options.baseline_max_drop, names, options.baseline_max_latency_increase)
         regression = found.to_dict()
         checked.checks += regression_checks(found)
     report: dict[str, Any] = {
@@ -211,6 +214,7 @@ class _Validation:
     max_drop: float
     min_agreement: float
     cross_formats: list[dict[str, Any]]
+    latencies: dict[str, dict[str, Any]]  # host batch-1 latency per artifact
 
 
 def _validate(
@@ -224,7 +228,7 @@ def _validate(
     """Run each artifact through the runner the device uses, compare it with the baseline's outputs, and apply
     the gate."""
     threads = _threads(profile)
-    runs, evaluations = {}, []
+    runs, evaluations, latencies = {}, [], {}
     for plan, artifact, _ in built:
         name = plan.artifact.name
         runs[name] = run_model(
@@ -237,6 +241,7 @@ def _validate(
             getattr(artifact, "layout", None),
         )
         evaluations.append(compare(name, reference, runs[name], evaluation.labels, statistics=True))
+        latencies[name] = host_latency(artifact, plan.artifact.runtime, evaluation, threads)
     int8 = [(plan.artifact.name, runs[plan.artifact.name]) for plan, _, _ in built if plan.precision == "int8"]
     cross = [cross_format(a, b) for i, a in enumerate(int8) for b in int8[i + 1 :]]
     max_drop, min_agreement = _budget(profile, options)
@@ -248,7 +253,7 @@ def _validate(
         profile.budgets.min_cross_format_agreement,
         on_bound=options.gate_on == "bound",
     )
-    return _Validation(reference, evaluations, checks, max_drop, min_agreement, cross)
+    return _Validation(reference, evaluations, checks, max_drop, min_agreement, cross, latencies)
 
 
 def _search_failures(
@@ -325,15 +330,16 @@ def _artifact_files(
     model_name: str,
     baseline: OnnxModel,
     built: list[tuple[ArtifactPlan, Model, list[PassRecord]]],
-    evaluations: list[Evaluation],
+    checked: _Validation,
 ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
     """The build's model files (baseline first) and each artifact's report entry."""
     files = {BASELINE_FILE: baseline.to_bytes()}
     entries = []
-    for (plan, artifact, records), evaluation in zip(built, evaluations, strict=True):
+    for (plan, artifact, records), evaluation in zip(built, checked.evaluations, strict=True):
         name = f"{model_name}.{plan.precision}.{plan.artifact.format}"
         files[name] = artifact.artifact_bytes()
-        entries.append(reporting.artifact_entry(name, plan, artifact, records, evaluation, len(files[BASELINE_FILE])))
+        entry = reporting.artifact_entry(name, plan, artifact, records, evaluation, len(files[BASELINE_FILE]))
+        entries.append({**entry, "latency": checked.latencies[plan.artifact.name]})
     return files, entries
 
 

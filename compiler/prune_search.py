@@ -23,9 +23,10 @@ from .kinds import Model
 from .pipeline import ArtifactPlan
 from .prune_request import PruneRequest
 from .registry import build_pass
-from .search import Judge, batch1_latency_ms
+from .search import Judge
 from .validation import gate
 from .validation.evaluate import compare, run_model
+from .validation.latency import host_latency
 
 REFINEMENTS = 2
 
@@ -94,7 +95,7 @@ def auto_prune(request: PruneRequest, plan: ArtifactPlan, baseline: Model, judge
             all(c.passed for c in gate.check([evaluated], *budget)),
             evaluated.accuracy_drop_points,
             evaluated.drift["agreement"],
-            batch1_latency_ms(artifact, plan.artifact.runtime, evaluation, threads),
+            host_latency(artifact, plan.artifact.runtime, evaluation, threads, max_runs=30)["p50_ms"],
             len(data),
             len(zlib.compress(data, 9)),
             round(time.perf_counter() - point_started, 3),

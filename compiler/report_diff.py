@@ -5,6 +5,10 @@ flipped answers. So an accuracy fall counts as a regression only when it is larg
 *and* larger than its own noise: 1.96 standard errors of the difference, each side's standard error read from
 its report's bootstrap interval (95%: the interval is about 2 x 1.96 standard errors wide). When both builds were
 judged on the same evaluation data the difference is paired in truth and the test is conservative.
+
+Latency follows the same rule with `--max-latency-increase Y`: the host median must rise by more than Y% *and*
+by more than 1.96 standard errors of the difference of medians (each estimated from its run's quartiles).
+Latencies measured on different CPUs or thread counts are shown but never gated: they compare machines.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ class ArtifactChange:
     new_size_bytes: int
     regression: bool
     reason: str
+    base_p50_ms: float | None = None
+    new_p50_ms: float | None = None
+    latency_change_percent: float | None = None
+    latency_noise_percent: float | None = None  # 1.96 standard errors of the medians' difference, in % of base
+    latency_regression: bool = False
+    latency_reason: str = "no latency in one of the reports"
 
 
 @dataclass
@@ -40,13 +50,14 @@ class ReportDiff:
     base: str
     new: str
     max_drop: float
+    max_latency_increase: float | None  # percent; None: latency is reported, not gated
     same_evaluation_data: bool
     changes: list[ArtifactChange]
     missing: list[str]  # artifacts the base has and the new build lacks
 
     @property
     def regressed(self) -> bool:
-        return bool(self.missing) or any(c.regression for c in self.changes)
+        return bool(self.missing) or any(c.regression or c.latency_regression for c in self.changes)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "regressed": self.regressed}
@@ -76,7 +87,13 @@ def _standard_error(evaluation: dict[str, Any]) -> float | None:
     return None if not interval else 100 * (interval[1] - interval[0]) / (2 * Z_95)
 
 
-def diff_reports(base: dict[str, Any], new: dict[str, Any], max_drop: float, names: tuple[str, str]) -> ReportDiff:
+def diff_reports(
+    base: dict[str, Any],
+    new: dict[str, Any],
+    max_drop: float,
+    names: tuple[str, str],
+    max_latency_increase: float | None = None,
+) -> ReportDiff:
     """Compare `new` with `base` artifact by artifact (matched by artifact name, e.g. onnx, tflite)."""
     new_artifacts = {a["name"]: a for a in new["artifacts"]}
     changes, missing = [], []
@@ -85,9 +102,9 @@ def diff_reports(base: dict[str, Any], new: dict[str, Any], max_drop: float, nam
         if current is None:
             missing.append(old["name"])
             continue
-        changes.append(_change(old, current, max_drop))
+        changes.append(_with_latency(_change(old, current, max_drop), old, current, max_latency_increase))
     same = base["data"]["evaluation"].get("sha256") == new["data"]["evaluation"].get("sha256")
-    return ReportDiff(names[0], names[1], max_drop, same, changes, missing)
+    return ReportDiff(names[0], names[1], max_drop, max_latency_increase, same, changes, missing)
 
 
 def _change(old: dict[str, Any], current: dict[str, Any], max_drop: float) -> ArtifactChange:
@@ -121,6 +138,39 @@ def _change(old: dict[str, Any], current: dict[str, Any], max_drop: float) -> Ar
     )
 
 
+def _with_latency(
+    change: ArtifactChange, old: dict[str, Any], current: dict[str, Any], max_increase: float | None
+) -> ArtifactChange:
+    """Add the host-latency comparison; gated only with `max_increase` and only between like machines."""
+    before, after = old.get("latency"), current.get("latency")
+    if not before or not after:
+        return change
+    change.base_p50_ms, change.new_p50_ms = before["p50_ms"], after["p50_ms"]
+    rise = 100 * (after["p50_ms"] - before["p50_ms"]) / before["p50_ms"]
+    noise = 100 * Z_95 * math.hypot(_median_error(before), _median_error(after)) / before["p50_ms"]
+    change.latency_change_percent, change.latency_noise_percent = round(rise, 2), round(noise, 2)
+    like = all(before.get(k) == after.get(k) for k in ("cpu", "threads", "runtime"))
+    if not like:
+        change.latency_reason = "measured on a different CPU, thread count or runtime: not gated"
+    elif max_increase is None:
+        change.latency_reason = "not gated (no --max-latency-increase)"
+    elif rise > max_increase and rise > noise:
+        change.latency_regression = True
+        change.latency_reason = f"median rose {rise:.1f}%: over the allowed {max_increase:g}% and the noise"
+    elif rise > max_increase:
+        change.latency_reason = f"median rose {rise:.1f}%, within noise (+/-{noise:.1f}%)"
+    else:
+        change.latency_reason = "within the allowed increase"
+    return change
+
+
+def _median_error(latency: dict[str, Any]) -> float:
+    """Standard error of a sample median: 1.2533 sigma / sqrt(n), sigma estimated robustly from the quartiles
+    (a latency distribution has a long tail the standard deviation would overweight)."""
+    sigma = (latency["p75_ms"] - latency["p25_ms"]) / 1.349
+    return 1.2533 * sigma / math.sqrt(latency["n"])
+
+
 def regression_checks(found: ReportDiff) -> list[GateCheck]:
     """The comparison as gate checks (`compile --baseline`): one per artifact with labels, one per missing one."""
     checks = [
@@ -128,28 +178,53 @@ def regression_checks(found: ReportDiff) -> list[GateCheck]:
         for c in found.changes
         if c.change_points is not None
     ]
+    if found.max_latency_increase is not None:
+        checks += [
+            GateCheck(
+                c.artifact,
+                "p50_latency_change_vs_baseline_percent",
+                c.latency_change_percent,
+                found.max_latency_increase,
+                not c.latency_regression,
+            )
+            for c in found.changes
+            if c.latency_change_percent is not None
+        ]
     return checks + [GateCheck(name, "present_in_baseline", 0.0, 1.0, False) for name in found.missing]
 
 
 def render_diff(found: ReportDiff) -> str:
     lines = [
-        f"edgec: report diff {found.base} -> {found.new} (allowed drop {found.max_drop:g} points)",
-        "| artifact | base top-1 | new top-1 | change (points) | noise (+/- points) | size | verdict |",
-        "|---|---|---|---|---|---|---|",
+        f"edgec: report diff {found.base} -> {found.new} (allowed drop {found.max_drop:g} points, latency "
+        + ("not gated)" if found.max_latency_increase is None else f"+{found.max_latency_increase:g}% allowed)"),
+        "| artifact | base top-1 | new top-1 | change (points) | noise (+/- points) | size | host p50 | verdict |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for c in found.changes:
         size = f"{c.base_size_bytes / 1024:.1f} -> {c.new_size_bytes / 1024:.1f} KiB"
+        verdict = f"{'REGRESSION' if c.regression else 'ok'}: {c.reason}"
+        if c.latency_change_percent is not None:
+            verdict += f"; latency {'REGRESSION' if c.latency_regression else 'ok'}: {c.latency_reason}"
         lines.append(
             f"| {c.artifact} | {_pct(c.base_accuracy)} | {_pct(c.new_accuracy)} | {_signed(c.change_points)} | "
-            f"{_signed(c.noise_points, sign=False)} | {size} | {'REGRESSION' if c.regression else 'ok'}: {c.reason} |"
+            f"{_signed(c.noise_points, sign=False)} | {size} | {_latency(c)} | {verdict} |"
         )
     lines += [
-        f"| {name} | | missing | | | | REGRESSION: the new build has no such artifact |" for name in found.missing
+        f"| {name} | | missing | | | | | REGRESSION: the new build has no such artifact |" for name in found.missing
     ]
     if not found.same_evaluation_data:
         lines.append("note: the two builds were evaluated on different data; the change mixes model and data")
     lines.append(f"verdict: {'REGRESSION' if found.regressed else 'no regression'}")
     return "\n".join(lines)
+
+
+def _latency(change: ArtifactChange) -> str:
+    if change.latency_change_percent is None:
+        return "-"
+    return (
+        f"{change.base_p50_ms:.3f} -> {change.new_p50_ms:.3f} ms ({change.latency_change_percent:+.1f}% "
+        f"+/-{change.latency_noise_percent:.1f}%)"
+    )
 
 
 def _pct(value: float | None) -> str:

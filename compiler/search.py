@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..runtimes import open_runner
-from ..runtimes.timing import summarize_ms, time_runs
 from .cache import PassCache
 from .data import Dataset
 from .engine import PassRecord, run_passes
@@ -35,9 +33,9 @@ from .passes.equalize import Equalize
 from .passes.quantize import Quantize
 from .passes.tflite import Tflite
 from .pipeline import ArtifactPlan
-from .quiet import captured_native_output
 from .validation import gate
-from .validation.evaluate import Evaluation, RunResult, artifact_inputs, compare, run_model
+from .validation.evaluate import Evaluation, RunResult, compare, run_model
+from .validation.latency import host_latency
 from .validation.tensor_error import tensor_sqnr
 
 SELECTIVE = (Quantize, Tflite)  # the passes whose `exclude_nodes` keeps ops in float
@@ -200,19 +198,10 @@ class _Search:
     def latency(self, trial: Trial) -> float:
         if trial.latency_ms is None:
             assert trial.model is not None
-            trial.latency_ms = batch1_latency_ms(trial.model, self.plan.artifact.runtime, self.evaluation, self.threads)
+            trial.latency_ms = host_latency(
+                trial.model, self.plan.artifact.runtime, self.evaluation, self.threads, max_runs=30
+            )["p50_ms"]
         return trial.latency_ms
-
-
-def batch1_latency_ms(model: Model, runtime: str, data: Dataset, threads: int) -> float:
-    """Median of 30 warm batch-1 runs of an artifact in its runtime: enough to rank candidates in a search
-    (bench/ measures what a user is told)."""
-    with captured_native_output():
-        runner = open_runner(runtime, model.artifact_bytes(), threads)
-    one = {name: array[:1] for name, array in data.inputs.items()}
-    feeds = artifact_inputs(one, getattr(model, "layout", None))
-    time_runs(runner, feeds, 5)
-    return round(summarize_ms(time_runs(runner, feeds, 30))["p50_ms"], 4)
 
 
 def search(plan: ArtifactPlan, start: Model, judge: Judge) -> SearchResult:

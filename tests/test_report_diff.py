@@ -89,3 +89,37 @@ def test_compile_that_falls_below_its_baseline_fails_and_records_why(demo_build,
     )
     assert same.returncode == 0, same.stderr
     assert "vs baseline onnx: top-1 change +0.00 points (ok)" in same.stdout
+
+
+def _with_latency(report: dict, p50: float, spread: float, n: int, cpu: str | None = None) -> dict:
+    """The demo's report with every artifact's host latency rewritten: median `p50`, quartiles +/- spread/2."""
+    crafted = copy.deepcopy(report)
+    for art in crafted["artifacts"]:
+        art["latency"].update(p25_ms=p50 - spread / 2, p50_ms=p50, p75_ms=p50 + spread / 2, n=n)
+        art["latency"]["cpu"] = cpu or art["latency"]["cpu"]
+    return crafted
+
+
+def test_the_demo_report_has_host_latency_per_artifact(demo_build):
+    for art in demo_build.report["artifacts"]:
+        latency = art["latency"]
+        assert latency["where"] == "host" and latency["n"] >= 20 and len(latency["samples_ms"]) == latency["n"]
+        assert 0 < latency["min_ms"] <= latency["p50_ms"] <= latency["p90_ms"] <= latency["p99_ms"]
+        assert latency["runtime"].split()[0] == art["runtime"]
+
+
+@pytest.mark.parametrize(
+    "new, cpu, code, verdict",
+    [
+        ((1.5, 0.1, 200), None, 1, "latency REGRESSION: median rose 50.0%"),  # noise about 1.8%
+        ((1.05, 1.0, 20), None, 0, "within noise"),  # +5% on quartiles a whole ms apart, 20 runs: noise ~41%
+        ((1.5, 0.1, 200), "another CPU", 0, "different CPU"),  # machines compared, not builds: not gated
+    ],
+)
+def test_latency_is_gated_beyond_noise_on_like_machines_only(demo_build, tmp_path, new, cpu, code, verdict):
+    base_path = _write(tmp_path, "base", _with_latency(demo_build.report, 1.0, 0.1, 200))
+    new_path = _write(tmp_path, "new", _with_latency(demo_build.report, *new, cpu=cpu))
+    result = run_cli("report", "diff", base_path, new_path, "--max-latency-increase", "2")
+    assert result.returncode == code, result.stdout + result.stderr
+    assert verdict in result.stdout
+    assert run_cli("report", "diff", base_path, new_path).returncode == 0  # without the flag latency is not gated

@@ -1,0 +1,61 @@
+"""Host latency of an artifact: warm batch-1 inferences timed in the runtime the device uses.
+
+Host numbers rank artifacts against each other and a build against its baseline on the same machine; what the
+device does is the harness's to measure (runtimes/). The measurement is bounded in time so a large model does
+not hold a compile up, and it keeps its samples so a report can show the distribution, not only a median.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import Any
+
+from ...runtimes import open_runner
+from ...runtimes.timing import summarize_ms, time_runs
+from ..data import Dataset
+from ..kinds import Model
+from ..quiet import captured_native_output
+from .evaluate import artifact_inputs
+
+WARMUP_RUNS = 5
+MIN_RUNS = 20
+MAX_RUNS = 200
+MAX_SECONDS = 1.0
+
+
+def host_latency(model: Model, runtime: str, data: Dataset, threads: int, max_runs: int = MAX_RUNS) -> dict[str, Any]:
+    """Latency statistics (ms) of batch-1 runs after a warm-up: at least MIN_RUNS, then until MAX_SECONDS or
+    `max_runs`, whichever comes first."""
+    with captured_native_output():
+        runner = open_runner(runtime, model.artifact_bytes(), threads)
+    one = {name: array[:1] for name, array in data.inputs.items()}
+    feeds = artifact_inputs(one, getattr(model, "layout", None))
+    time_runs(runner, feeds, WARMUP_RUNS)
+    samples: list[float] = []
+    deadline = time.perf_counter() + MAX_SECONDS
+    while len(samples) < min(MIN_RUNS, max_runs) or (len(samples) < max_runs and time.perf_counter() < deadline):
+        samples += time_runs(runner, feeds, 1)
+    stats = {key: round(value, 4) for key, value in summarize_ms(samples).items()}
+    return {
+        "where": "host",
+        "cpu": cpu_name(),
+        "runtime": f"{runner.runtime} {runner.version}",
+        "threads": runner.threads,
+        "batch": 1,
+        **stats,
+        "samples_ms": [round(s, 4) for s in samples],
+    }
+
+
+def cpu_name() -> str:
+    """The CPU model as /proc/cpuinfo names it (Linux), else what the platform module knows."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
+                    return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
