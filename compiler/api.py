@@ -7,7 +7,6 @@ first expensive step.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from .. import __version__
 from ..targets.profile import ProfileError, TargetProfile, load_profile
 from . import report as reporting
+from .build_validation import Validation, judge_for, search_failures, threads_for, validate
 from .cache import PassCache, default_cache_dir
 from .compile_data import datasets, training_data
 from .data import Dataset
@@ -30,12 +30,13 @@ from .progress import Progress
 from .prune_request import PruneRequest
 from .prune_search import PLOT_FILE, auto_prune, measured_plan, plot_curve
 from .report_diff import diff_reports, load_report, regression_checks
+from .report_html import render_html
 from .report_md import render_markdown
-from .search import Judge, SearchLimits, search, unsearchable
+from .search import SearchLimits
 from .spec import PassSpec
 from .validation import gate, metrics
-from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
-from .validation.latency import host_latency
+from .validation.evaluate import run_model
+from .validation.trace import Tracer
 
 BASELINE_FILE = "baseline.float32.onnx"
 GATE_ON = ("point", "bound")  # the drop's measured value, or the upper end of its bootstrap interval
@@ -126,27 +127,35 @@ def compile(options: CompileOptions) -> BuildResult:
     # 3. Data: calibration and evaluation sets, checked against the baseline's inputs.
     calibration, evaluation = datasets(options, baseline, plans)
     training = training_data(options, baseline)
-    reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, _threads(profile), progress, "float baseline")
+    threads = threads_for(profile)
+    reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, "float baseline")
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress, cache.scratch() if cache else None, training)
     pruning = None
     if options.prune and options.prune.auto:
-        judge = _judge(profile, options, ctx, cache, evaluation, reference)
+        judge = judge_for(profile, options, ctx, cache, evaluation, reference)
         pruning = auto_prune(options.prune, measured_plan(plans), baseline, judge)
         prune = options.prune.at(pruning.chosen) if pruning.chosen else None  # none within budget: unpruned
         plans = plan_artifacts(profile, dataclasses.replace(overrides, prune=prune), source_kind)
+    starts = {p.artifact.name: model if p.from_source else baseline for p in plans}
+    kept: dict[str, list[Model]] = {name: [] for name in starts}  # every pass's output, for tracing
     built = [
-        (plan, *run_passes(model if plan.from_source else baseline, list(plan.passes), ctx, cache)) for plan in plans
+        (p, *run_passes(starts[p.artifact.name], list(p.passes), ctx, cache, kept[p.artifact.name])) for p in plans
     ]
     constraints = _check_constraints(profile, info.name, built)
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
-    checked = _validate(profile, options, reference, built, evaluation, progress)
+    checked = validate(profile, options, reference, built, evaluation, progress)
     searches: dict[str, Any] = {}
     if options.search and not all(c.passed for c in checked.checks):
-        built, searches = _search_failures(profile, options, model, baseline, built, ctx, cache, evaluation, checked)
-        checked = _validate(profile, options, reference, built, evaluation, progress)
+        built, searches = search_failures(profile, options, model, baseline, built, ctx, cache, evaluation, checked)
+        checked = validate(profile, options, reference, built, evaluation, progress)
     # 6. Record: artifacts, report and manifest, written atomically.
-    files, artifacts = _artifact_files(info.name, baseline, built, checked)
+    tracer = Tracer(ctx, cache, checked.reference, evaluation, threads)
+    traces = {
+        plan.artifact.name: tracer.artifact(plan, starts[plan.artifact.name], artifact, records, kept, found)
+        for (plan, artifact, records), found in zip(built, checked.evaluations, strict=True)
+    }
+    files, artifacts = _artifact_files(info.name, baseline, built, checked, traces)
     data_entries = {
         "calibration": reporting.data_entry(calibration),
         "evaluation": reporting.data_entry(evaluation),
@@ -202,112 +211,9 @@ def compile(options: CompileOptions) -> BuildResult:
         files[PLOT_FILE] = plot_curve(pruning)
     files["report.json"] = reporting.to_json(report)
     files["report.md"] = render_markdown(report).encode()
+    files["report.html"] = render_html(report).encode()
     files[MANIFEST] = reporting.to_json(reporting.manifest(report, info, files))
     return BuildResult(write_build(out, files, report["gate"]["passed"]), report, checked.checks)
-
-
-@dataclass
-class _Validation:
-    reference: RunResult
-    evaluations: list[Evaluation]
-    checks: list[gate.GateCheck]
-    max_drop: float
-    min_agreement: float
-    cross_formats: list[dict[str, Any]]
-    latencies: dict[str, dict[str, Any]]  # host batch-1 latency per artifact
-
-
-def _validate(
-    profile: TargetProfile,
-    options: CompileOptions,
-    reference: RunResult,
-    built: list[tuple[ArtifactPlan, Model, list[PassRecord]]],
-    evaluation: Dataset,
-    progress: Progress,
-) -> _Validation:
-    """Run each artifact through the runner the device uses, compare it with the baseline's outputs, and apply
-    the gate."""
-    threads = _threads(profile)
-    runs, evaluations, latencies = {}, [], {}
-    for plan, artifact, _ in built:
-        name = plan.artifact.name
-        runs[name] = run_model(
-            plan.artifact.runtime,
-            artifact.artifact_bytes(),
-            evaluation,
-            threads,
-            progress,
-            name,
-            getattr(artifact, "layout", None),
-        )
-        evaluations.append(compare(name, reference, runs[name], evaluation.labels, statistics=True))
-        latencies[name] = host_latency(artifact, plan.artifact.runtime, evaluation, threads)
-    int8 = [(plan.artifact.name, runs[plan.artifact.name]) for plan, _, _ in built if plan.precision == "int8"]
-    cross = [cross_format(a, b) for i, a in enumerate(int8) for b in int8[i + 1 :]]
-    max_drop, min_agreement = _budget(profile, options)
-    checks = gate.check(
-        evaluations,
-        max_drop,
-        min_agreement,
-        cross,
-        profile.budgets.min_cross_format_agreement,
-        on_bound=options.gate_on == "bound",
-    )
-    return _Validation(reference, evaluations, checks, max_drop, min_agreement, cross, latencies)
-
-
-def _search_failures(
-    profile: TargetProfile,
-    options: CompileOptions,
-    model: Model,
-    baseline: OnnxModel,
-    built: list[tuple[ArtifactPlan, Model, list[PassRecord]]],
-    ctx: Context,
-    cache: PassCache | None,
-    evaluation: Dataset,
-    checked: _Validation,
-) -> tuple[list[tuple[ArtifactPlan, Model, list[PassRecord]]], dict[str, Any]]:
-    """Replace each int8 artifact that broke the budget by the fallback search's choice."""
-    failed = {c.artifact for c in checked.checks if not c.passed}
-    judge = _judge(profile, options, ctx, cache, evaluation, checked.reference)
-    results, replaced = {}, []
-    for plan, artifact, records in built:
-        reason = unsearchable(plan)
-        if plan.artifact.name not in failed or reason:
-            replaced.append((plan, artifact, records))
-            if plan.artifact.name in failed:
-                results[plan.artifact.name] = {"skipped": reason}
-            continue
-        result = search(plan, model if plan.from_source else baseline, judge)
-        chosen = result.chosen
-        assert chosen.model is not None
-        replaced.append((dataclasses.replace(plan, passes=chosen.passes), chosen.model, chosen.records))
-        results[plan.artifact.name] = result.to_dict()
-    return replaced, results
-
-
-def _judge(
-    profile: TargetProfile,
-    options: CompileOptions,
-    ctx: Context,
-    cache: PassCache | None,
-    evaluation: Dataset,
-    reference: RunResult,
-) -> Judge:
-    budget = _budget(profile, options)
-    return Judge(ctx, cache, evaluation, reference, budget, _threads(profile), options.search_limits)
-
-
-def _budget(profile: TargetProfile, options: CompileOptions) -> tuple[float, float]:
-    """(max accuracy drop in points, min agreement): the user's flags over the profile's budgets."""
-    max_drop = profile.budgets.max_accuracy_drop if options.max_drop is None else options.max_drop
-    min_agreement = profile.budgets.min_agreement if options.min_agreement is None else options.min_agreement
-    return max_drop, min_agreement
-
-
-def _threads(profile: TargetProfile) -> int:
-    """The profile's thread count, capped by this host's cores: validation runs here, not on the device."""
-    return max(1, min(profile.threads, os.cpu_count() or 1))
 
 
 def _check_constraints(
@@ -330,7 +236,8 @@ def _artifact_files(
     model_name: str,
     baseline: OnnxModel,
     built: list[tuple[ArtifactPlan, Model, list[PassRecord]]],
-    checked: _Validation,
+    checked: Validation,
+    traces: dict[str, dict[str, Any]],
 ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
     """The build's model files (baseline first) and each artifact's report entry."""
     files = {BASELINE_FILE: baseline.to_bytes()}
@@ -339,7 +246,7 @@ def _artifact_files(
         name = f"{model_name}.{plan.precision}.{plan.artifact.format}"
         files[name] = artifact.artifact_bytes()
         entry = reporting.artifact_entry(name, plan, artifact, records, evaluation, len(files[BASELINE_FILE]))
-        entries.append({**entry, "latency": checked.latencies[plan.artifact.name]})
+        entries.append({**entry, "latency": checked.latencies[plan.artifact.name], "trace": traces[plan.artifact.name]})
     return files, entries
 
 

@@ -42,11 +42,12 @@ def check_chain(start_kind: str, passes: list[Pass]) -> None:
 
 
 def run_passes(
-    model: Model, passes: list[Pass], ctx: Context, cache: PassCache | None
+    model: Model, passes: list[Pass], ctx: Context, cache: PassCache | None, outputs: list[Model] | None = None
 ) -> tuple[Model, list[PassRecord]]:
     """Run `passes` in order, reusing cached outputs; returns the final model and one record per pass.
 
-    Cache keys carry the content hash of the data in `ctx` a pass reads (calibration, training)."""
+    Cache keys carry the content hash of the data in `ctx` a pass reads (calibration, training). With
+    `outputs`, every pass's output model is appended to it, so the drift each pass adds can be measured."""
     check_chain(model.kind, passes)
     calibration_hash = ctx.calibration.sha256 if ctx.calibration else None
     training_hash = ctx.training.sha256 if ctx.training else None
@@ -83,6 +84,8 @@ def run_passes(
             )
         )
         model = output
+        if outputs is not None:
+            outputs.append(output)
     return model, records
 
 

@@ -8,8 +8,22 @@ from __future__ import annotations
 
 import math
 
-from .kinds import OnnxModel
+from .kinds import Model, OnnxModel
 from .tflite_inspect import TfliteSummary
+
+
+def total_macs(model: Model) -> int | None:
+    """MACs of one batch-1 inference of an ONNX or TFLite model; None for kinds no device runs."""
+    from .kinds_tf import TfliteModel
+
+    if isinstance(model, OnnxModel):
+        import onnx
+
+        # a QDQ model's weights reach each Conv through a DequantizeLinear whose output shape is not stored
+        return sum(node_macs(OnnxModel(onnx.shape_inference.infer_shapes(model.proto))).values())
+    if isinstance(model, TfliteModel):
+        return sum(tflite_macs(model.summary).values())
+    return None
 
 
 def node_macs(model: OnnxModel) -> dict[str, int]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .cache import library_versions
 from .engine import PassRecord
+from .macs import total_macs
 
 if TYPE_CHECKING:
     from .data import Dataset
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .pipeline import ArtifactPlan
     from .validation.evaluate import Evaluation
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: latency, macs, trace, rmse/mae, confusion_delta
 TOOLS = (
     "numpy",
     "onnx",
@@ -101,6 +102,7 @@ def artifact_entry(
         "size_bytes": len(data),
         "compressed_bytes": len(zlib.compress(data, 9)),  # what a compressed flash image holds: sparsity shows here
         "size_ratio": round(len(data) / float_size, 4),
+        "macs": total_macs(artifact),  # batch 1, Conv/Gemm/MatMul: the compute a device must do
         "sha256": hashlib.sha256(data).hexdigest(),
         "ops": artifact.op_counts(),  # type: ignore[attr-defined]
         "layout": layout.describe() if layout else "same layout as the baseline",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .report_trace_md import trace_lines
+
 FLIPS_SHOWN = 10
 
 
@@ -47,4 +49,5 @@ def drift_lines(report: dict[str, Any]) -> list[str]:
             ]
         worst = ", ".join(f"{w['index']} (rmse {w['rmse']:.3g})" for w in stats["worst"][:5])
         lines += ["", f"Outputs that moved most: {worst}."]
+        lines += trace_lines(art)
     return lines

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .report import stages, verification_text
+from .report_trace_md import traced_summary
 
 
 def summarize(report: dict[str, Any], path: Path) -> str:
@@ -40,6 +41,8 @@ def summarize(report: dict[str, Any], path: Path) -> str:
             f"  {art['file']}: {art['size_bytes'] / 1024:.1f} KiB ({art['size_ratio']:.2f}x float), "
             f"{accuracy_text}agreement {100 * ev['drift']['agreement']:.2f}%, SQNR {sqnr:.1f} dB"
         )
+    failed = {c["artifact"] for c in report["gate"]["checks"] if not c["passed"]}
+    lines += [line for art in report["artifacts"] if art["name"] in failed and (line := traced_summary(art))]
     for name, found in report.get("search", {}).items():
         if "skipped" in found:
             lines.append(f"  search {name}: not run: {found['skipped']}")

@@ -63,3 +63,16 @@ def test_the_gate_can_hold_the_interval_s_upper_end_to_the_budget():
     (bound,) = gate.check([evaluation], 1.0, 0.97, on_bound=True)
     assert point.passed and point.value == 0.5
     assert not bound.passed and bound.value == 1.4 and bound.metric == "accuracy_drop_upper_bound_points"
+
+
+def test_the_confusion_delta_moves_each_flipped_sample_from_its_old_cell_to_its_new_one():
+    from edgec.compiler.validation.statistics import confusion_delta
+
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    float_top = np.array([0, 0, 1, 1, 2, 1])
+    top = np.array([0, 2, 1, 1, 2, 2])  # sample 1 broken (0 -> 2), sample 5 fixed (1 -> 2)
+    found = confusion_delta(labels, float_top, top)
+    delta = np.array(found["delta"])
+    assert found["classes"] == [0, 1, 2] and delta.sum() == 0 and delta.sum(axis=1).tolist() == [0, 0, 0]
+    assert delta[0, 0] == -1 and delta[0, 2] == 1 and delta[2, 1] == -1 and delta[2, 2] == 1
+    assert np.count_nonzero(delta) == 4

@@ -1,7 +1,8 @@
 """Output-drift metrics between a reference (float) and a candidate (artifact), numpy only.
 
 Chosen because each answers a different question: accuracy and agreement what a user sees, cosine and
-SQNR how much signal survives (SQNR in dB is comparable across models), max-abs the worst single value.
+SQNR how much signal survives (SQNR in dB is comparable across models), rmse and mae the error in the
+output's own units (ST Edge AI's `validate` reports both), max-abs the worst single value.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def max_abs(reference: np.ndarray, candidate: np.ndarray) -> float:
     return float(np.abs(reference.astype(np.float64) - candidate).max())
 
 
+def rmse(reference: np.ndarray, candidate: np.ndarray) -> float:
+    return float(np.sqrt(((reference.astype(np.float64) - candidate) ** 2).mean()))
+
+
+def mae(reference: np.ndarray, candidate: np.ndarray) -> float:
+    return float(np.abs(reference.astype(np.float64) - candidate).mean())
+
+
 def sqnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
     """Signal-to-quantization-noise ratio in dB; inf when the outputs are identical."""
     ref = reference.astype(np.float64)
@@ -48,6 +57,8 @@ def sqnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
 def drift(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
     return {
         "agreement": agreement(reference, candidate),
+        "rmse": rmse(reference, candidate),
+        "mae": mae(reference, candidate),
         "cosine": cosine(reference, candidate),
         "max_abs": max_abs(reference, candidate),
         "sqnr_db": sqnr_db(reference, candidate),

@@ -18,6 +18,7 @@ from . import metrics
 RESAMPLES = 2000
 LEVEL = 0.95
 SEED = 0
+CONFUSION_MAX_CLASSES = 64  # beyond this a matrix is unreadable and large; per-class deltas remain
 
 
 def _indices(n: int, resamples: int, seed: int) -> np.ndarray:
@@ -68,6 +69,20 @@ def per_class(labels: np.ndarray, float_predictions: np.ndarray, predictions: np
             }
         )
     return rows
+
+
+def confusion_delta(labels: np.ndarray, float_predictions: np.ndarray, predictions: np.ndarray) -> dict | None:
+    """The artifact's confusion matrix minus the float model's (rows: true class, columns: predicted): where
+    the samples that moved went. Only the classes that occur anywhere are rows and columns."""
+    classes = np.unique(np.concatenate([labels, float_predictions, predictions]))
+    if len(classes) > CONFUSION_MAX_CLASSES:
+        return None
+    position = {int(c): i for i, c in enumerate(classes)}
+    delta = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for true, before, after in zip(labels, float_predictions, predictions, strict=True):
+        delta[position[int(true)], position[int(after)]] += 1
+        delta[position[int(true)], position[int(before)]] -= 1
+    return {"classes": [int(c) for c in classes], "delta": delta.tolist()}
 
 
 def _softmax(outputs: np.ndarray) -> np.ndarray:
@@ -141,4 +156,5 @@ def drift_statistics(
         result["float_accuracy_interval"] = [round(v, 6) for v in accuracy_interval(float_correct)]
         result["drop_interval_points"] = [round(v, 4) for v in drop_interval(float_correct, correct)]
         result["per_class"] = per_class(labels, float_top, top)
+        result["confusion_delta"] = confusion_delta(labels, float_top, top)
     return result

@@ -35,13 +35,13 @@ def tensor_sqnr(float_model: OnnxModel, qdq_model: OnnxModel, data: Dataset, sam
             debug.modify_model_output_intermediate_tensors(plain, augmented)
             activations[name] = debug.collect_activations(augmented, _samples(data, samples))
     matching = debug.create_activation_matching(activations["qdq"], activations["float"])
-    order = [out for node in float_model.proto.graph.node for out in node.output]
+    order = [(out, node.op_type) for node in float_model.proto.graph.node for out in node.output]
     rows = []
-    for tensor in order:
+    for tensor, op in order:
         match = matching.get(tensor, {})
         if match.get("float") is not None and match.get("post_qdq") is not None:
             sqnr = debug.compute_signal_to_quantization_noice_ratio(match["float"], match["post_qdq"])
-            rows.append({"tensor": tensor, "sqnr_db": _finite(sqnr)})
+            rows.append({"tensor": tensor, "op": op, "sqnr_db": _finite(sqnr)})
     return rows
 
 

@@ -1,0 +1,132 @@
+"""A build's validation: every artifact run in its real runtime, compared with the float baseline, timed, and
+gated; artifacts over budget are handed to the fallback search and replaced by its choice."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .cache import PassCache
+from .data import Dataset
+from .engine import PassRecord
+from .kinds import Model, OnnxModel
+from .passes.base import Context
+from .pipeline import ArtifactPlan
+from .progress import Progress
+from .search import Judge, search, unsearchable
+from .validation import gate
+from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
+from .validation.latency import host_latency
+
+if TYPE_CHECKING:
+    from ..targets.profile import TargetProfile
+    from .api import CompileOptions
+
+Built = list[tuple[ArtifactPlan, Model, list[PassRecord]]]
+
+
+@dataclass
+class Validation:
+    reference: RunResult
+    evaluations: list[Evaluation]
+    checks: list[gate.GateCheck]
+    max_drop: float
+    min_agreement: float
+    cross_formats: list[dict[str, Any]]
+    latencies: dict[str, dict[str, Any]]  # host batch-1 latency per artifact
+
+
+def validate(
+    profile: TargetProfile,
+    options: CompileOptions,
+    reference: RunResult,
+    built: Built,
+    evaluation: Dataset,
+    progress: Progress,
+) -> Validation:
+    """Run each artifact through the runner the device uses, compare it with the baseline's outputs, and apply
+    the gate."""
+    threads = threads_for(profile)
+    runs, evaluations, latencies = {}, [], {}
+    for plan, artifact, _ in built:
+        name = plan.artifact.name
+        runs[name] = run_model(
+            plan.artifact.runtime,
+            artifact.artifact_bytes(),
+            evaluation,
+            threads,
+            progress,
+            name,
+            getattr(artifact, "layout", None),
+        )
+        evaluations.append(compare(name, reference, runs[name], evaluation.labels, statistics=True))
+        latencies[name] = host_latency(artifact, plan.artifact.runtime, evaluation, threads)
+    int8 = [(plan.artifact.name, runs[plan.artifact.name]) for plan, _, _ in built if plan.precision == "int8"]
+    cross = [cross_format(a, b) for i, a in enumerate(int8) for b in int8[i + 1 :]]
+    max_drop, min_agreement = budget(profile, options)
+    checks = gate.check(
+        evaluations,
+        max_drop,
+        min_agreement,
+        cross,
+        profile.budgets.min_cross_format_agreement,
+        on_bound=options.gate_on == "bound",
+    )
+    return Validation(reference, evaluations, checks, max_drop, min_agreement, cross, latencies)
+
+
+def search_failures(
+    profile: TargetProfile,
+    options: CompileOptions,
+    model: Model,
+    baseline: OnnxModel,
+    built: Built,
+    ctx: Context,
+    cache: PassCache | None,
+    evaluation: Dataset,
+    checked: Validation,
+) -> tuple[Built, dict[str, Any]]:
+    """Replace each int8 artifact that broke the budget by the fallback search's choice."""
+    failed = {c.artifact for c in checked.checks if not c.passed}
+    judge = judge_for(profile, options, ctx, cache, evaluation, checked.reference)
+    results, replaced = {}, []
+    for plan, artifact, records in built:
+        reason = unsearchable(plan)
+        if plan.artifact.name not in failed or reason:
+            replaced.append((plan, artifact, records))
+            if plan.artifact.name in failed:
+                results[plan.artifact.name] = {"skipped": reason}
+            continue
+        result = search(plan, model if plan.from_source else baseline, judge)
+        chosen = result.chosen
+        assert chosen.model is not None
+        replaced.append((dataclasses.replace(plan, passes=chosen.passes), chosen.model, chosen.records))
+        results[plan.artifact.name] = result.to_dict()
+    return replaced, results
+
+
+def judge_for(
+    profile: TargetProfile,
+    options: CompileOptions,
+    ctx: Context,
+    cache: PassCache | None,
+    evaluation: Dataset,
+    reference: RunResult,
+) -> Judge:
+    return Judge(
+        ctx, cache, evaluation, reference, budget(profile, options), threads_for(profile), options.search_limits
+    )
+
+
+def budget(profile: TargetProfile, options: CompileOptions) -> tuple[float, float]:
+    """(max accuracy drop in points, min agreement): the user's flags over the profile's budgets."""
+    max_drop = profile.budgets.max_accuracy_drop if options.max_drop is None else options.max_drop
+    min_agreement = profile.budgets.min_agreement if options.min_agreement is None else options.min_agreement
+    return max_drop, min_agreement
+
+
+def threads_for(profile: TargetProfile) -> int:
+    """The profile's thread count, capped by this host's cores: validation runs here, not on the device."""
+    return max(1, min(profile.threads, os.cpu_count() or 1))
