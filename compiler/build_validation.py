@@ -115,9 +115,8 @@ def judge_for(
     evaluation: Dataset,
     reference: RunResult,
 ) -> Judge:
-    return Judge(
-        ctx, cache, evaluation, reference, budget(profile, options), threads_for(profile), options.search_limits
-    )
+    limits, on_bound = options.search_limits, options.gate_on == "bound"
+    return Judge(ctx, cache, evaluation, reference, budget(profile, options), threads_for(profile), limits, on_bound)
 
 
 def budget(profile: TargetProfile, options: CompileOptions) -> tuple[float, float]:

@@ -24,8 +24,7 @@ from .pipeline import ArtifactPlan
 from .prune_request import PruneRequest
 from .registry import build_pass
 from .search import Judge
-from .validation import gate
-from .validation.evaluate import compare, run_model
+from .validation.evaluate import run_model
 from .validation.latency import host_latency
 
 REFINEMENTS = 2
@@ -89,10 +88,10 @@ def auto_prune(request: PruneRequest, plan: ArtifactPlan, baseline: Model, judge
         run = run_model(
             plan.artifact.runtime, data, evaluation, threads, ctx.progress, plan.artifact.name, artifact_layout
         )
-        evaluated = compare(plan.artifact.name, judge.reference, run, evaluation.labels)
+        evaluated, passed = judge.verdict(plan.artifact.name, run)
         point = CurvePoint(
             amount,
-            all(c.passed for c in gate.check([evaluated], *budget)),
+            passed,
             evaluated.accuracy_drop_points,
             evaluated.drift["agreement"],
             host_latency(artifact, plan.artifact.runtime, evaluation, threads, max_runs=30)["p50_ms"],

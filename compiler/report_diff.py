@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import InputError
 from .report import SCHEMA_VERSION
+from .report_schema import check_report
 from .validation.gate import GateCheck
 
 Z_95 = 1.96
@@ -79,6 +80,8 @@ def load_report(location: Path) -> dict[str, Any]:
             f"{path}: report schema {report['schema_version']} cannot be compared with this edgec's "
             f"{SCHEMA_VERSION}; rebuild it with this version"
         )
+    if report["schema_version"] == SCHEMA_VERSION:
+        check_report(report, str(path))
     return report
 
 

@@ -140,7 +140,7 @@ def latency_distribution(report: dict[str, Any]) -> bytes | None:
     if not series:
         return None
     figure, axis = _pyplot().subplots(figsize=(9, 0.7 * len(series) + 1.4))
-    axis.boxplot([samples for _, samples in series], vert=False, showfliers=True)
+    axis.boxplot([samples for _, samples in series], orientation="horizontal", showfliers=True)
     axis.set_yticks(range(1, len(series) + 1), [label for label, _ in series], fontsize=8)
     axis.set_xlabel("latency per batch-1 inference (ms)")
     axis.set_xlim(left=0)

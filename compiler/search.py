@@ -120,6 +120,20 @@ class Judge:
     budget: tuple[float, float]  # (max accuracy drop in points, min agreement), as the gate applies them
     threads: int
     limits: SearchLimits
+    on_bound: bool = False  # judge the drop's upper 95% bound, as `--gate-on bound` judges the build
+
+    def verdict(self, name: str, run: RunResult) -> tuple[Evaluation, bool]:
+        """A candidate's evaluation and whether the build's gate would pass it."""
+        return judged(name, self.reference, run, self.evaluation, self.budget, self.on_bound)
+
+
+def judged(
+    name: str, reference: RunResult, run: RunResult, data: Dataset, budget: tuple[float, float], on_bound: bool
+) -> tuple[Evaluation, bool]:
+    """Gate a candidate exactly as the final validation gates the build (statistics only when the bound is
+    gated: the bootstrap is the costly part)."""
+    evaluation = compare(name, reference, run, data.labels, statistics=on_bound)
+    return evaluation, all(c.passed for c in gate.check([evaluation], *budget, on_bound=on_bound))
 
 
 @dataclass
@@ -135,6 +149,7 @@ class _Search:
     budget: tuple[float, float]
     threads: int
     limits: SearchLimits
+    on_bound: bool = False
     trials: dict[tuple[Any, ...], Trial] = field(default_factory=dict)
     prepared: dict[tuple[str, ...], tuple[Model, list[PassRecord]]] = field(default_factory=dict)
     costs: dict[tuple[str, ...], dict[str, int]] = field(default_factory=dict)
@@ -187,8 +202,7 @@ class _Search:
             f"{name} trial {len(self.trials) + 1}",
             getattr(model, "layout", None),
         )
-        evaluation = compare(name, self.reference, run, self.evaluation.labels)
-        passed = all(c.passed for c in gate.check([evaluation], *self.budget))
+        evaluation, passed = judged(name, self.reference, run, self.evaluation, self.budget, self.on_bound)
         macs = self.macs() if nodes else {}
         fraction = sum(macs.get(n, 0) for n in nodes) / (sum(macs.values()) or 1)
         records = prepared_records + records

@@ -10,12 +10,13 @@ import onnx
 import pytest
 
 from conftest import run_cli
+from edgec.compiler.report import SCHEMA_VERSION
 
 
 def test_demo_meets_the_acceptance_numbers(demo_build):
     report = demo_build.report
     onnx_artifact, tflite_artifact = report["artifacts"]
-    assert demo_build.passed and report["schema_version"] == "1.0"
+    assert demo_build.passed and report["schema_version"] == SCHEMA_VERSION
     for artifact in (onnx_artifact, tflite_artifact):
         assert artifact["precision"] == "int8" and artifact["size_ratio"] <= 0.30, artifact["file"]
         evaluation = artifact["evaluation"]

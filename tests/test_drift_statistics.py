@@ -76,3 +76,22 @@ def test_the_confusion_delta_moves_each_flipped_sample_from_its_old_cell_to_its_
     assert found["classes"] == [0, 1, 2] and delta.sum() == 0 and delta.sum(axis=1).tolist() == [0, 0, 0]
     assert delta[0, 0] == -1 and delta[0, 2] == 1 and delta[2, 1] == -1 and delta[2, 2] == 1
     assert np.count_nonzero(delta) == 4
+
+
+def test_search_candidates_are_judged_on_the_bound_when_the_build_is():
+    """A candidate with a 0.5-point drop measured on 400 samples passes a 1-point budget on the point value
+    but not on its bound: the fallback search must not choose what the final gate then refuses."""
+    from edgec.compiler.data import Dataset
+    from edgec.compiler.search import judged
+    from edgec.compiler.validation.evaluate import RunResult
+
+    labels = np.arange(400) % 4
+    reference = np.eye(4, dtype=np.float32)[labels]
+    candidate = reference.copy()
+    candidate[:2] = np.eye(4, dtype=np.float32)[(labels[:2] + 1) % 4]  # 2 of 400 broken: 0.5 points
+    data = Dataset({"x": np.zeros((400, 1), np.float32)}, labels, "crafted")
+    runs = [RunResult(outputs, "onnxruntime", "test", 1) for outputs in (reference, candidate)]
+    point, passed_on_point = judged("onnx", *runs, data, (1.0, 0.97), on_bound=False)
+    bound, passed_on_bound = judged("onnx", *runs, data, (1.0, 0.97), on_bound=True)
+    assert point.accuracy_drop_points == 0.5 and passed_on_point
+    assert bound.statistics["drop_interval_points"][1] > 1.0 and not passed_on_bound
