@@ -88,7 +88,7 @@ def tradeoffs(report: dict[str, Any]) -> bytes | None:
     latency_axis.set_xlabel("host p50 latency, batch 1 (ms)")
     for axis in (size_axis, latency_axis):
         axis.set_ylabel("top-1 (%)" if labelled else "agreement with float (%)")
-        axis.set_xlim(left=0)
+        axis.set_xlim(0, 1.15 * axis.get_xlim()[1])  # from zero, with room for the rightmost point
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     return _png(figure)

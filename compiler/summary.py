@@ -39,7 +39,7 @@ def summarize(report: dict[str, Any], path: Path) -> str:
         accuracy_text = f"{verification_text(art)}, " + accuracy_text
         lines.append(
             f"  {art['file']}: {art['size_bytes'] / 1024:.1f} KiB ({art['size_ratio']:.2f}x float), "
-            f"{accuracy_text}agreement {100 * ev['drift']['agreement']:.2f}%, SQNR {sqnr:.1f} dB"
+            f"{accuracy_text}agreement {100 * ev['drift']['agreement']:.2f}%, SQNR {sqnr:.1f} dB{_latency(art)}"
         )
     failed = {c["artifact"] for c in report["gate"]["checks"] if not c["passed"]}
     lines += [line for art in report["artifacts"] if art["name"] in failed and (line := traced_summary(art))]
@@ -88,3 +88,8 @@ def _noise(evaluation: dict[str, Any]) -> str:
     if not interval:
         return ""
     return f", 95% interval {interval[0]:.2f} to {interval[1]:.2f}; {stats['flips']['count']} flipped"
+
+
+def _latency(art: dict[str, Any]) -> str:
+    latency = art.get("latency")
+    return f", host p50 {latency['p50_ms']:.3f} ms" if latency else ""
