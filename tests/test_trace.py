@@ -83,3 +83,15 @@ def test_the_demo_report_traces_each_numeric_step(demo_build):
         assert layers["first_diverging"]["tensor"] in {row["tensor"] for row in layers["tensors"]}
     lowering = by_name["tflite"]["trace"]["passes"][-2]
     assert lowering["sqnr_db"] > 80  # float32 lowering is near exact; int8 is where the error enters
+
+
+def test_an_over_budget_demo_build_names_its_first_diverging_layer_per_artifact(demo_build, tmp_path, session_cache):
+    """A budget nothing can meet (a negative drop) makes both demo artifacts fail; each failure is traced."""
+    result = run_cli(
+        "compile", "--target", "rpi4", "-o", str(tmp_path / "build"), "--max-drop", "-1", "--no-search", "--quiet",
+        cache=session_cache,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    traced = [line for line in result.stdout.splitlines() if line.strip().startswith("traced")]
+    assert len(traced) == 2 and all("first diverging layer" in line for line in traced)
+    assert "quantize +" in traced[0] and "lowering (tflite float32) +" in traced[1]
