@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .pipeline import ArtifactPlan
     from .validation.evaluate import Evaluation
 
-SCHEMA_VERSION = "1.1"  # 1.1: latency, macs, trace, rmse/mae, confusion_delta
+SCHEMA_VERSION = "1.1"  # 1.1: latency, macs, io_layout, trace, rmse/mae, confusion_delta
 TOOLS = (
     "numpy",
     "onnx",
@@ -106,6 +106,7 @@ def artifact_entry(
         "sha256": hashlib.sha256(data).hexdigest(),
         "ops": artifact.op_counts(),  # type: ignore[attr-defined]
         "layout": layout.describe() if layout else "same layout as the baseline",
+        "io_layout": layout.to_dict() if layout else None,  # how to feed it baseline-layout data, for runners
         "quantization": next((r.details for r in passes if r.name == "quantize"), {}),
         "conversion": next((r.details for r in passes if r.name == "tflite"), {}),
         "passes": records(passes),

@@ -52,7 +52,24 @@ def test_report_show_refuses_a_broken_report_in_one_line_and_reads_an_older_mino
     older = _as_written(demo_build)
     older["schema_version"] = "1.0"
     for art in older["artifacts"]:  # what 1.0 did not have
-        del art["latency"], art["trace"], art["macs"]
+        del art["latency"], art["trace"], art["macs"], art["io_layout"]
     (tmp_path / "older.json").write_text(json.dumps(older))
     result = run_cli("report", "diff", str(tmp_path / "older.json"), str(demo_build.path))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_io_layout_alone_lets_a_runner_reproduce_each_artifacts_accuracy(demo_build):
+    """What a device-side runner will have: the artifact file and its report entry, no compiler objects."""
+    from edgec.compiler.frontends.demo import demo_split
+    from edgec.compiler.kinds_tf import IoLayout
+    from edgec.compiler.validation.evaluate import artifact_inputs
+    from edgec.runtimes import open_runner
+    from edgec.runtimes.runner import run_batched
+
+    data = demo_split("eval")
+    for art in _as_written(demo_build)["artifacts"]:
+        layout = IoLayout.from_dict(art["io_layout"]) if art["io_layout"] else None
+        assert (layout is None) == (art["format"] == "onnx")  # only the TFLite artifact is channels-last
+        runner = open_runner(art["runtime"], demo_build.path / art["file"])
+        (outputs, *_) = run_batched(runner, artifact_inputs(data.inputs, layout))
+        assert (outputs.argmax(axis=1) == data.labels).mean() == pytest.approx(art["evaluation"]["accuracy"])
