@@ -36,6 +36,7 @@ from .search import SearchLimits
 from .spec import PassSpec
 from .validation import gate, metrics
 from .validation.evaluate import run_model
+from .validation.latency import host_latency
 from .validation.trace import Tracer
 
 BASELINE_FILE = "baseline.float32.onnx"
@@ -151,11 +152,14 @@ def compile(options: CompileOptions) -> BuildResult:
         checked = validate(profile, options, reference, built, evaluation, progress)
     # 6. Record: artifacts, report and manifest, written atomically.
     tracer = Tracer(ctx, cache, checked.reference, evaluation, threads)
-    traces = {
-        plan.artifact.name: tracer.artifact(plan, starts[plan.artifact.name], artifact, records, kept, found)
+    measured = {  # on the final artifacts only: a search may have replaced the first ones
+        plan.artifact.name: {
+            "latency": host_latency(artifact, plan.artifact.runtime, evaluation, threads),
+            "trace": tracer.artifact(plan, starts[plan.artifact.name], artifact, records, kept, found),
+        }
         for (plan, artifact, records), found in zip(built, checked.evaluations, strict=True)
     }
-    files, artifacts = _artifact_files(info.name, baseline, built, checked, traces)
+    files, artifacts = _artifact_files(info.name, baseline, built, checked, measured)
     data_entries = {
         "calibration": reporting.data_entry(calibration),
         "evaluation": reporting.data_entry(evaluation),
@@ -237,7 +241,7 @@ def _artifact_files(
     baseline: OnnxModel,
     built: list[tuple[ArtifactPlan, Model, list[PassRecord]]],
     checked: Validation,
-    traces: dict[str, dict[str, Any]],
+    measured: dict[str, dict[str, Any]],
 ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
     """The build's model files (baseline first) and each artifact's report entry."""
     files = {BASELINE_FILE: baseline.to_bytes()}
@@ -246,7 +250,7 @@ def _artifact_files(
         name = f"{model_name}.{plan.precision}.{plan.artifact.format}"
         files[name] = artifact.artifact_bytes()
         entry = reporting.artifact_entry(name, plan, artifact, records, evaluation, len(files[BASELINE_FILE]))
-        entries.append({**entry, "latency": checked.latencies[plan.artifact.name], "trace": traces[plan.artifact.name]})
+        entries.append({**entry, **measured[plan.artifact.name]})
     return files, entries
 
 

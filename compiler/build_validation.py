@@ -18,7 +18,6 @@ from .progress import Progress
 from .search import Judge, search, unsearchable
 from .validation import gate
 from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
-from .validation.latency import host_latency
 
 if TYPE_CHECKING:
     from ..targets.profile import TargetProfile
@@ -35,7 +34,6 @@ class Validation:
     max_drop: float
     min_agreement: float
     cross_formats: list[dict[str, Any]]
-    latencies: dict[str, dict[str, Any]]  # host batch-1 latency per artifact
 
 
 def validate(
@@ -49,7 +47,7 @@ def validate(
     """Run each artifact through the runner the device uses, compare it with the baseline's outputs, and apply
     the gate."""
     threads = threads_for(profile)
-    runs, evaluations, latencies = {}, [], {}
+    runs, evaluations = {}, []
     for plan, artifact, _ in built:
         name = plan.artifact.name
         runs[name] = run_model(
@@ -62,7 +60,6 @@ def validate(
             getattr(artifact, "layout", None),
         )
         evaluations.append(compare(name, reference, runs[name], evaluation.labels, statistics=True))
-        latencies[name] = host_latency(artifact, plan.artifact.runtime, evaluation, threads)
     int8 = [(plan.artifact.name, runs[plan.artifact.name]) for plan, _, _ in built if plan.precision == "int8"]
     cross = [cross_format(a, b) for i, a in enumerate(int8) for b in int8[i + 1 :]]
     max_drop, min_agreement = budget(profile, options)
@@ -74,7 +71,7 @@ def validate(
         profile.budgets.min_cross_format_agreement,
         on_bound=options.gate_on == "bound",
     )
-    return Validation(reference, evaluations, checks, max_drop, min_agreement, cross, latencies)
+    return Validation(reference, evaluations, checks, max_drop, min_agreement, cross)
 
 
 def search_failures(

@@ -132,16 +132,11 @@ def auto_prune(request: PruneRequest, plan: ArtifactPlan, baseline: Model, judge
 
 def plot_curve(found: PruneSearch) -> bytes:
     """Drift and latency against the amount pruned, the budget drawn in, the chosen amount marked: a PNG."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
+    from .report_plots import png, pyplot
 
     points = sorted(found.curve, key=lambda p: p.amount)
     amounts = [p.amount for p in points]
-    figure, (drift_axis, latency_axis, size_axis) = pyplot.subplots(1, 3, figsize=(12, 3.4), dpi=100)
+    figure, (drift_axis, latency_axis, size_axis) = pyplot().subplots(1, 3, figsize=(12, 3.4), dpi=100)
     if all(p.accuracy_drop_points is not None for p in points):
         drift_axis.plot(amounts, [p.accuracy_drop_points for p in points], "o-", label="top-1 drop (points)")
         drift_axis.axhline(found.budget["max_accuracy_drop_points"], color="red", linestyle="--", label="budget")
@@ -165,8 +160,4 @@ def plot_curve(found: PruneSearch) -> bytes:
             axis.axvline(found.chosen, color="green", alpha=0.6, label=f"chosen {found.chosen:g}")
     drift_axis.legend(fontsize=8)
     figure.suptitle(f"--prune {found.request}: int8 {found.measured_on}", fontsize=10)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    pyplot.close(figure)
-    return buffer.getvalue()
+    return png(figure, dpi=100)

@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import InputError
 from .report import SCHEMA_VERSION
+from .report_format import num, pct, signed
 from .report_schema import check_report
 from .validation.gate import GateCheck
 
@@ -209,8 +210,8 @@ def render_diff(found: ReportDiff) -> str:
         if c.latency_change_percent is not None:
             verdict += f"; latency {'REGRESSION' if c.latency_regression else 'ok'}: {c.latency_reason}"
         lines.append(
-            f"| {c.artifact} | {_pct(c.base_accuracy)} | {_pct(c.new_accuracy)} | {_signed(c.change_points)} | "
-            f"{_signed(c.noise_points, sign=False)} | {size} | {_latency(c)} | {verdict} |"
+            f"| {c.artifact} | {pct(c.base_accuracy)} | {pct(c.new_accuracy)} | {signed(c.change_points)} | "
+            f"{num(c.noise_points, 2)} | {size} | {_latency(c)} | {verdict} |"
         )
     lines += [
         f"| {name} | | missing | | | | | REGRESSION: the new build has no such artifact |" for name in found.missing
@@ -228,11 +229,3 @@ def _latency(change: ArtifactChange) -> str:
         f"{change.base_p50_ms:.3f} -> {change.new_p50_ms:.3f} ms ({change.latency_change_percent:+.1f}% "
         f"+/-{change.latency_noise_percent:.1f}%)"
     )
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
-
-
-def _signed(value: float | None, sign: bool = True) -> str:
-    return "-" if value is None else (f"{value:+.2f}" if sign else f"{value:.2f}")

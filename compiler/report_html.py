@@ -12,6 +12,7 @@ import html
 from typing import Any
 
 from .report import verification_text
+from .report_format import num, pct
 from .report_plots import PLOTS
 
 STYLE = """
@@ -98,17 +99,17 @@ def _artifacts(report: dict[str, Any]) -> str:
         first += [_n(art["size_bytes"] / 1024, 1), _n(p50, 3)]
         errors = [_n(drift[key], digits) for key, digits in (("rmse", 4), ("mae", 4), ("cosine", 5), ("sqnr_db", 2))]
         rows += [
-            [*first, "artifact vs truth", _pct(ev["accuracy"]), _interval(stats.get("accuracy_interval"))],
+            [*first, "artifact vs truth", pct(ev["accuracy"]), _interval(stats.get("accuracy_interval"))],
             [
                 "",
                 "",
                 "",
                 "",
                 "float vs truth",
-                _pct(ev["float_accuracy"]),
+                pct(ev["float_accuracy"]),
                 _interval(stats.get("float_accuracy_interval")),
             ],
-            ["", "", "", "", "artifact vs float", "", "", _pct(drift["agreement"]), *errors, _n(drift["max_abs"], 4)],
+            ["", "", "", "", "artifact vs float", "", "", pct(drift["agreement"]), *errors, _n(drift["max_abs"], 4)],
         ]
     return _table(head, [row + [""] * (len(head) - len(row)) for row in rows])
 
@@ -144,8 +145,8 @@ def _artifact_detail(art: dict[str, Any]) -> str:
     if trace.get("passes"):
         head = ["stage", "runtime", "top-1", "drop (points)", "this step (points)", "agreement", "SQNR (dB)"]
         parts += ["<h3>Drift by step</h3>", _table(head, [
-            [_e(r["stage"]), _e(r["runtime"]), _pct(r["accuracy"]), _n(r["drop_points"], 2), _n(r["step_points"], 2),
-             _pct(r["agreement"]), _n(r["sqnr_db"], 2)] for r in trace["passes"]])]  # fmt: skip
+            [_e(r["stage"]), _e(r["runtime"]), pct(r["accuracy"]), _n(r["drop_points"], 2), _n(r["step_points"], 2),
+             pct(r["agreement"]), _n(r["sqnr_db"], 2)] for r in trace["passes"]])]  # fmt: skip
     layers = trace.get("layers")
     if layers:
         first = layers["first_diverging"]
@@ -168,8 +169,8 @@ def _artifact_detail(art: dict[str, Any]) -> str:
             [
                 str(r["class"]),
                 str(r["samples"]),
-                _pct(r["float_accuracy"]),
-                _pct(r["accuracy"]),
+                pct(r["float_accuracy"]),
+                pct(r["accuracy"]),
                 _n(r["delta_points"], 2),
             ]
             for r in stats["per_class"]
@@ -214,11 +215,7 @@ def _e(value: Any) -> str:
 
 
 def _n(value: Any, digits: int) -> str:
-    return f"{value:.{digits}f}" if isinstance(value, int | float) else _e("-" if value is None else value)
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
+    return _e(num(value, digits))
 
 
 def _interval(interval: list[float] | None) -> str:

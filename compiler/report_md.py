@@ -6,6 +6,7 @@ from typing import Any
 
 from .report import stages, verification_text
 from .report_drift_md import drift_lines
+from .report_format import num, pct
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -33,17 +34,17 @@ def render_markdown(report: dict[str, Any]) -> str:
         drift = ev["drift"]
         lines.append(
             f"| `{art['file']}` | {art['precision']} | {art['size_bytes'] / 1024:.1f} KiB | "
-            f"{art['compressed_bytes'] / 1024:.1f} KiB | {art['size_ratio']:.3f}x | {_pct(ev['accuracy'])} | "
-            f"{_num(ev['accuracy_drop_points'])} | "
-            f"{_pct(drift['agreement'])} | {drift['cosine']:.5f} | {_num(drift['sqnr_db'])} | "
+            f"{art['compressed_bytes'] / 1024:.1f} KiB | {art['size_ratio']:.3f}x | {pct(ev['accuracy'])} | "
+            f"{num(ev['accuracy_drop_points'])} | "
+            f"{pct(drift['agreement'])} | {drift['cosine']:.5f} | {num(drift['sqnr_db'])} | "
             f"{drift['max_abs']:.4g} |"
         )
     for art in report["artifacts"]:
         lines.append(f"\n`{art['file']}` ({art['runtime']}): {verification_text(art)}.")
     for pair in report.get("cross_format", []):
         lines.append(
-            f"\nCross-format parity {' vs '.join(pair['pair'])}: top-1 agreement {_pct(pair['agreement'])}, "
-            f"cosine {pair['cosine']:.5f}, SQNR {_num(pair['sqnr_db'])} dB."
+            f"\nCross-format parity {' vs '.join(pair['pair'])}: top-1 agreement {pct(pair['agreement'])}, "
+            f"cosine {pair['cosine']:.5f}, SQNR {num(pair['sqnr_db'])} dB."
         )
     for name, facts in report.get("constraints", {}).items():
         lines.append(
@@ -70,7 +71,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             "| node | MACs | SQNR gain dB |",
             "|---|---|---|",
         ]
-        lines += [f"| `{row['node']}` | {row['macs']} | {_num(row['sqnr_gain_db'])} |" for row in found["sensitivity"]]
+        lines += [f"| `{row['node']}` | {row['macs']} | {num(row['sqnr_gain_db'])} |" for row in found["sensitivity"]]
         lines += _tensor_sqnr_lines(found.get("tensor_sqnr", []))
         lines += [
             "",
@@ -79,8 +80,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         ]
         lines += [
             f"| {t['stage']} | {', '.join(t['float_nodes']) or '-'} | {'yes' if t['passed'] else 'no'} | "
-            f"{_num(t['accuracy_drop_points'])} | {_pct(t['agreement'])} | {_num(t['sqnr_db'])} | "
-            f"{100 * t['float_mac_fraction']:.2f}% | {_num(t['latency_p50_ms'])} |"
+            f"{num(t['accuracy_drop_points'])} | {pct(t['agreement'])} | {num(t['sqnr_db'])} | "
+            f"{100 * t['float_mac_fraction']:.2f}% | {num(t['latency_p50_ms'])} |"
             for t in found["trials"]
         ]
     lines += ["", "## Gate", ""]
@@ -172,8 +173,8 @@ def _pruning_lines(report: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {p['amount']:g} | {'yes' if p['passed'] else 'no'} | {_num(p['accuracy_drop_points'])} | "
-        f"{_pct(p['agreement'])} | {_num(p['latency_p50_ms'])} | {p['size_bytes'] / 1024:.1f} KiB | "
+        f"| {p['amount']:g} | {'yes' if p['passed'] else 'no'} | {num(p['accuracy_drop_points'])} | "
+        f"{pct(p['agreement'])} | {num(p['latency_p50_ms'])} | {p['size_bytes'] / 1024:.1f} KiB | "
         f"{p['compressed_bytes'] / 1024:.1f} KiB | {p['seconds']:.1f} |"
         for p in found["curve"]
     ]
@@ -192,22 +193,12 @@ def _parity_line(parity: dict[str, Any] | None) -> str:
         return "- export parity: not applicable (the source is ONNX)"
     return (
         f"- export parity (torch vs ONNX baseline, {parity['samples']} samples): max abs {parity['max_abs']:.3g}, "
-        f"cosine {parity['cosine']:.6f}, top-1 agreement {_pct(parity['agreement'])}"
+        f"cosine {parity['cosine']:.6f}, top-1 agreement {pct(parity['agreement'])}"
     )
 
 
 def _accuracy_suffix(value: float | None) -> str:
-    return "" if value is None else f", top-1 accuracy {_pct(value)}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "-"
-    return str(value) if isinstance(value, str) else f"{value:.3f}"
+    return "" if value is None else f", top-1 accuracy {pct(value)}"
 
 
 def _tensor_sqnr_lines(rows: list[dict[str, Any]], shown: int = 12) -> list[str]:

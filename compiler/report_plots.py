@@ -11,7 +11,8 @@ from typing import Any
 DPI = 80
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend: build machines have no display."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,11 +21,11 @@ def _pyplot() -> Any:
     return pyplot
 
 
-def _png(figure: Any) -> bytes:
+def png(figure: Any, dpi: int = DPI) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=DPI)
-    _pyplot().close(figure)
+    figure.savefig(buffer, format="png", dpi=dpi)
+    pyplot().close(figure)
     return buffer.getvalue()
 
 
@@ -33,7 +34,7 @@ def layer_error(report: dict[str, Any]) -> bytes | None:
     traced = [(a["name"], a["trace"]["layers"]) for a in report["artifacts"] if (a.get("trace") or {}).get("layers")]
     if not traced:
         return None
-    figure, axis = _pyplot().subplots(figsize=(9, 3.6))
+    figure, axis = pyplot().subplots(figsize=(9, 3.6))
     for name, layers in traced:
         values = [row["sqnr_db"] for row in layers["tensors"]]
         axis.plot(range(len(values)), values, "o-", label=name)
@@ -47,7 +48,7 @@ def layer_error(report: dict[str, Any]) -> bytes | None:
     axis.set_ylim(bottom=0)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
-    return _png(figure)
+    return png(figure)
 
 
 def pass_drift(report: dict[str, Any]) -> bytes | None:
@@ -56,7 +57,7 @@ def pass_drift(report: dict[str, Any]) -> bytes | None:
     if not traced:
         return None
     labelled = all(row["drop_points"] is not None for _, rows in traced for row in rows)
-    figure, axes = _pyplot().subplots(1, len(traced), figsize=(4.5 * len(traced), 3.4), squeeze=False)
+    figure, axes = pyplot().subplots(1, len(traced), figsize=(4.5 * len(traced), 3.4), squeeze=False)
     for axis, (name, rows) in zip(axes[0], traced, strict=True):
         values = [row["drop_points"] if labelled else 100 * row["agreement"] for row in rows]
         axis.bar(range(len(rows)), values, color="tab:blue")
@@ -64,7 +65,7 @@ def pass_drift(report: dict[str, Any]) -> bytes | None:
         axis.set_title(name, fontsize=10)
         axis.set_ylabel("top-1 drop vs float (points)" if labelled else "agreement with float (%)")
         axis.grid(alpha=0.3, axis="y")
-    return _png(figure)
+    return png(figure)
 
 
 def tradeoffs(report: dict[str, Any]) -> bytes | None:
@@ -73,7 +74,7 @@ def tradeoffs(report: dict[str, Any]) -> bytes | None:
     if not artifacts:
         return None
     labelled = all(a["evaluation"]["accuracy"] is not None for a in artifacts)
-    figure, (size_axis, latency_axis) = _pyplot().subplots(1, 2, figsize=(9, 3.4))
+    figure, (size_axis, latency_axis) = pyplot().subplots(1, 2, figsize=(9, 3.4))
     for art in artifacts:
         value, error = _accuracy(art["evaluation"], labelled)
         size_axis.errorbar(art["size_bytes"] / 1024, value, yerr=error, fmt="o", capsize=3, label=art["name"])
@@ -91,7 +92,7 @@ def tradeoffs(report: dict[str, Any]) -> bytes | None:
         axis.set_xlim(0, 1.15 * axis.get_xlim()[1])  # from zero, with room for the rightmost point
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-    return _png(figure)
+    return png(figure)
 
 
 def _accuracy(evaluation: dict[str, Any], labelled: bool) -> tuple[float, Any]:
@@ -113,7 +114,7 @@ def confusion_deltas(report: dict[str, Any]) -> bytes | None:
     ]
     if not found:
         return None
-    figure, axes = _pyplot().subplots(1, len(found), figsize=(4.2 * len(found), 3.9), squeeze=False)
+    figure, axes = pyplot().subplots(1, len(found), figsize=(4.2 * len(found), 3.9), squeeze=False)
     for axis, (name, matrix) in zip(axes[0], found, strict=True):
         delta, classes = matrix["delta"], matrix["classes"]
         limit = max(1, max(abs(v) for row in delta for v in row))
@@ -127,7 +128,7 @@ def confusion_deltas(report: dict[str, Any]) -> bytes | None:
         axis.set_xlabel("predicted class")
         axis.set_ylabel("true class")
         axis.set_title(f"{name}: artifact - float", fontsize=10)
-    return _png(figure)
+    return png(figure)
 
 
 def latency_distribution(report: dict[str, Any]) -> bytes | None:
@@ -139,13 +140,13 @@ def latency_distribution(report: dict[str, Any]) -> bytes | None:
     ]
     if not series:
         return None
-    figure, axis = _pyplot().subplots(figsize=(9, 0.7 * len(series) + 1.4))
+    figure, axis = pyplot().subplots(figsize=(9, 0.7 * len(series) + 1.4))
     axis.boxplot([samples for _, samples in series], orientation="horizontal", showfliers=True)
     axis.set_yticks(range(1, len(series) + 1), [label for label, _ in series], fontsize=8)
     axis.set_xlabel("latency per batch-1 inference (ms)")
     axis.set_xlim(left=0)
     axis.grid(alpha=0.3, axis="x")
-    return _png(figure)
+    return png(figure)
 
 
 PLOTS = (

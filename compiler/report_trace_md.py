@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .report_format import num, pct, signed
+
 LAYERS_SHOWN = 16
 
 
@@ -21,9 +23,9 @@ def trace_lines(art: dict[str, Any]) -> list[str]:
     ]
     for row in trace["passes"]:
         lines.append(
-            f"| {row['stage']} | {row['runtime']} | {_pct(row['accuracy'])} | "
-            f"{_num(row['drop_points'])} | {_signed(row['step_points'])} | {100 * row['agreement']:.2f}% | "
-            f"{_num(row['sqnr_db'])} |"
+            f"| {row['stage']} | {row['runtime']} | {pct(row['accuracy'])} | "
+            f"{num(row['drop_points'], 2)} | {signed(row['step_points'])} | {100 * row['agreement']:.2f}% | "
+            f"{num(row['sqnr_db'], 2)} |"
         )
     layers = trace.get("layers")
     if layers:
@@ -48,21 +50,9 @@ def traced_summary(art: dict[str, Any]) -> str | None:
     trace = art.get("trace")
     if not trace:
         return None
-    steps = ", ".join(f"{row['stage']} {_signed(row['step_points'])}" for row in trace["passes"])
+    steps = ", ".join(f"{row['stage']} {signed(row['step_points'])}" for row in trace["passes"])
     text = f"  traced {art['name']}: drop by step (points): {steps}"
     first = (trace.get("layers") or {}).get("first_diverging")
     if first:
         text += f"; first diverging layer {first['tensor'][:60]} ({first['op']}, {first['sqnr_db']:.1f} dB)"
     return text
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.2f}%"
-
-
-def _num(value: Any) -> str:
-    return f"{value:.2f}" if isinstance(value, int | float) else str(value if value is not None else "-")
-
-
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.2f}"
