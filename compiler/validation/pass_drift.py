@@ -9,6 +9,7 @@ conversion in float32 (the lowering's own error), then the int8 artifact (quanti
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..engine import PassRecord, run_passes
@@ -25,11 +26,14 @@ RUNTIMES = {"onnx": "onnxruntime", "tflite": "litert"}
 FLOAT_LOWERING = Tflite(mode="float32")
 
 
+@dataclass
 class Stages:
-    """One artifact's pipeline with every pass's output model, and what is needed to run more passes."""
+    """One artifact's pipeline with every pass's output model and record."""
 
-    def __init__(self, start: Model, passes: tuple[Pass, ...], outputs: list[Model], records: list[PassRecord]):
-        self.start, self.passes, self.outputs, self.records = start, passes, outputs, records
+    start: Model
+    passes: tuple[Pass, ...]
+    outputs: list[Model]
+    records: list[PassRecord]
 
     def before(self, index: int) -> Model:
         return self.outputs[index - 1] if index else self.start
@@ -43,29 +47,37 @@ def pass_drift(
     threads: int,
     ctx: Context,
     cache: PassCache | None,
+    seen: dict[str, Evaluation],
 ) -> tuple[list[dict[str, Any]], Model | None]:
     """One row per stage (the last is the artifact, whose evaluation is `final`); also the float32 lowering
-    of an int8 TFLite artifact, which the per-layer trace compares against (None for other artifacts)."""
+    of an int8 TFLite artifact, which the per-layer trace compares against (None for other artifacts).
+
+    `seen` holds evaluations by model fingerprint across a build's artifacts: their pipelines share a prefix
+    (cleanup, prune, fine-tune), and a shared stage is evaluated once."""
     evaluated: list[tuple[str, str, Evaluation]] = []
     lowered = None
     last = len(stages.passes) - 1
     for index, (pass_, model, record) in enumerate(zip(stages.passes, stages.outputs, stages.records, strict=True)):
         if isinstance(pass_, Tflite) and pass_.mode == "int8":
             lowered, _ = run_passes(stages.before(index), [FLOAT_LOWERING], ctx, cache)
-            alone = _evaluate(lowered, reference, data, threads, ctx)
+            alone = _evaluate(lowered, reference, data, threads, ctx, seen)
             evaluated.append(("lowering (tflite float32)", FLOAT_LOWERING.spec(), alone))
         if index == last:
             evaluated.append((_stage(pass_), pass_.spec(), final))
         elif record.modified and model.kind in RUNTIMES:
-            evaluated.append((_stage(pass_), pass_.spec(), _evaluate(model, reference, data, threads, ctx)))
+            evaluated.append((_stage(pass_), pass_.spec(), _evaluate(model, reference, data, threads, ctx, seen)))
     return _rows(evaluated), lowered
 
 
-def _evaluate(model: Model, reference: RunResult, data: Dataset, threads: int, ctx: Context) -> Evaluation:
-    runtime = RUNTIMES[model.kind]
-    label = f"{model.kind} stage"
-    run = run_model(runtime, model.artifact_bytes(), data, threads, ctx.progress, label, getattr(model, "layout", None))
-    return compare(label, reference, run, data.labels)
+def _evaluate(
+    model: Model, reference: RunResult, data: Dataset, threads: int, ctx: Context, seen: dict[str, Evaluation]
+) -> Evaluation:
+    key = model.fingerprint
+    if key not in seen:
+        label, layout = f"{model.kind} stage", getattr(model, "layout", None)
+        run = run_model(RUNTIMES[model.kind], model.artifact_bytes(), data, threads, ctx.progress, label, layout)
+        seen[key] = compare(label, reference, run, data.labels)
+    return seen[key]
 
 
 def _stage(pass_: Pass) -> str:

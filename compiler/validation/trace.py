@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..engine import PassRecord, run_passes
@@ -28,6 +28,7 @@ class Tracer:
     reference: RunResult
     data: Dataset
     threads: int
+    seen: dict[str, Evaluation] = field(default_factory=dict)  # stage evaluations by model fingerprint
 
     def artifact(
         self,
@@ -45,7 +46,9 @@ class Tracer:
             outputs = []
             run_passes(start, list(plan.passes), self.ctx, self.cache, outputs)
         stages = Stages(start, plan.passes, outputs, records)
-        rows, lowered = pass_drift(stages, final, self.reference, self.data, self.threads, self.ctx, self.cache)
+        rows, lowered = pass_drift(
+            stages, final, self.reference, self.data, self.threads, self.ctx, self.cache, self.seen
+        )
         quantize = next((i for i, p in enumerate(plan.passes) if p.name == "quantize"), None)
         layers = None
         if quantize is not None:
