@@ -12,8 +12,8 @@ import numpy as np
 
 from edgec.compiler.kinds import OnnxModel
 from edgec.compiler.kinds_tf import IoLayout
-from edgec.compiler.validation.evaluate import artifact_inputs
 from edgec.runtimes import open_runner
+from edgec.runtimes.layout import artifact_inputs
 from edgec.runtimes.timing import summarize_ms, time_runs
 
 RESULTS = Path(__file__).parent / "results"

@@ -29,8 +29,8 @@ from edgec.compiler.passes.finetune import Finetune
 from edgec.compiler.passes.prune_channels import RECOVERIES, PruneChannels
 from edgec.compiler.passes.quantize import Quantize
 from edgec.compiler.progress import Progress
-from edgec.compiler.validation import metrics
 from edgec.compiler.validation.evaluate import run_model
+from edgec.runtimes import metrics
 from edgec.targets.profile import load_profile
 
 

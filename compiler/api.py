@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..runtimes import metrics
+from ..runtimes.jsonio import to_json
 from ..targets.profile import ProfileError, TargetProfile, load_profile
 from . import report as reporting
 from .build_validation import Validation, judge_for, search_failures, threads_for, validate
@@ -34,7 +36,7 @@ from .report_html import render_html
 from .report_md import render_markdown
 from .search import SearchLimits
 from .spec import PassSpec
-from .validation import gate, metrics
+from .validation import gate
 from .validation.evaluate import run_model
 from .validation.latency import host_latency
 from .validation.trace import Tracer
@@ -213,10 +215,10 @@ def compile(options: CompileOptions) -> BuildResult:
     }
     if pruning and pruning.curve:
         files[PLOT_FILE] = plot_curve(pruning)
-    files["report.json"] = reporting.to_json(report)
+    files["report.json"] = to_json(report)
     files["report.md"] = render_markdown(report).encode()
     files["report.html"] = render_html(report).encode()
-    files[MANIFEST] = reporting.to_json(reporting.manifest(report, info, files))
+    files[MANIFEST] = to_json(reporting.manifest(report, info, files))
     return BuildResult(write_build(out, files, report["gate"]["passed"]), report, checked.checks)
 
 

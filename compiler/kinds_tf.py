@@ -17,33 +17,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..runtimes.layout import IoLayout
 from .kinds import Model
 
 if TYPE_CHECKING:
     from .tflite_inspect import TfliteSummary
-
-
-@dataclass(frozen=True)
-class IoLayout:
-    """Per input: the baseline name, the artifact's name, and the axis permutation baseline -> artifact.
-
-    Per output: the permutation artifact -> baseline (the inverse direction, to compare against the baseline).
-    """
-
-    inputs: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
-    outputs: tuple[tuple[int, ...], ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"inputs": [list(i) for i in self.inputs], "outputs": [list(o) for o in self.outputs]}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IoLayout:
-        inputs = tuple((a, b, tuple(p)) for a, b, p in data.get("inputs", []))
-        return cls(inputs, tuple(tuple(p) for p in data.get("outputs", [])))
-
-    def describe(self) -> str:
-        moved = [f"{name}: axes {list(perm)}" for name, _, perm in self.inputs if list(perm) != sorted(perm)]
-        return "same layout as the baseline" if not moved else "transposed inputs " + "; ".join(moved)
 
 
 def channels_last(rank: int) -> tuple[int, ...]:

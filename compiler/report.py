@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-import math
 import platform
 import zlib
 from typing import TYPE_CHECKING, Any
@@ -47,21 +45,6 @@ def tool_versions() -> dict[str, str]:
 
 def records(passes: list[PassRecord]) -> list[dict[str, Any]]:
     return [dataclasses.asdict(r) for r in passes]
-
-
-def to_json(data: Any) -> bytes:
-    """JSON with non-finite floats spelled as strings: SQNR is +inf for identical outputs."""
-    return (json.dumps(_finite(data), indent=2, sort_keys=False) + "\n").encode()
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def stages(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

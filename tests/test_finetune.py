@@ -20,7 +20,7 @@ from edgec.compiler.passes.finetune import Finetune
 from edgec.compiler.passes.prune import Prune
 from edgec.compiler.passes.prune_channels import PruneChannels
 from edgec.compiler.passes.torch_to_onnx import TorchToOnnx
-from edgec.compiler.validation import metrics
+from edgec.runtimes import metrics
 from edgec.runtimes.onnxruntime_runner import OnnxRuntimeRunner
 
 

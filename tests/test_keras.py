@@ -109,8 +109,8 @@ def test_every_tflite_mode_from_keras(keras_digits, mode, io):
     from edgec.compiler.passes.tflite import Tflite
     from edgec.compiler.progress import Progress
     from edgec.compiler.tflite_inspect import inspect_tflite
-    from edgec.compiler.validation import metrics
     from edgec.compiler.validation.evaluate import run_model
+    from edgec.runtimes import metrics
 
     model, _ = load_source(SourceRequest(str(keras_digits["model"])))
     baseline = KerasToOnnx().run(model, make_context()).model

@@ -9,8 +9,7 @@ from conftest import make_context
 from edgec.compiler.data import Dataset
 from edgec.compiler.passes.onnx_to_tf import OnnxToTf
 from edgec.compiler.passes.tflite import Tflite
-from edgec.compiler.validation import metrics
-from edgec.runtimes import litert_runner
+from edgec.runtimes import litert_runner, metrics
 from edgec.runtimes.litert_runner import LiteRtRunner
 
 

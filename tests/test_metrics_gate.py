@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from edgec.compiler.validation import gate, metrics
+from edgec.compiler.validation import gate
 from edgec.compiler.validation.evaluate import Evaluation
+from edgec.runtimes import metrics
 
 
 def test_identical_outputs_are_perfect():

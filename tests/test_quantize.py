@@ -10,7 +10,7 @@ from conftest import make_context
 from edgec.compiler.data import Dataset
 from edgec.compiler.errors import InputError, ToolchainError
 from edgec.compiler.passes.quantize import Quantize
-from edgec.compiler.validation import metrics
+from edgec.runtimes import metrics
 from edgec.runtimes.onnxruntime_runner import OnnxRuntimeRunner
 
 

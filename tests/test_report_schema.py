@@ -62,8 +62,8 @@ def test_io_layout_alone_lets_a_runner_reproduce_each_artifacts_accuracy(demo_bu
     """What a device-side runner will have: the artifact file and its report entry, no compiler objects."""
     from edgec.compiler.frontends.demo import demo_split
     from edgec.compiler.kinds_tf import IoLayout
-    from edgec.compiler.validation.evaluate import artifact_inputs
     from edgec.runtimes import open_runner
+    from edgec.runtimes.layout import artifact_inputs
     from edgec.runtimes.runner import run_batched
 
     data = demo_split("eval")

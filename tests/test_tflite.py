@@ -16,8 +16,8 @@ from edgec.compiler.passes.tflite import Tflite
 from edgec.compiler.passes.torch_to_onnx import TorchToOnnx
 from edgec.compiler.progress import Progress
 from edgec.compiler.tflite_inspect import inspect_tflite
-from edgec.compiler.validation import metrics
 from edgec.compiler.validation.evaluate import run_model
+from edgec.runtimes import metrics
 
 MODES = [("float32", "float32"), ("dynamic", "float32"), ("int8", "float32"), ("int8", "int8"), ("int8", "uint8")]
 

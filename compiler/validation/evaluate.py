@@ -8,14 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from ...runtimes import open_runner
+from ...runtimes import metrics, open_runner
+from ...runtimes.layout import IoLayout, artifact_inputs
 from ...runtimes.runner import run_batched
 from ..data import Dataset
 from ..errors import ToolchainError
-from ..kinds_tf import IoLayout
 from ..progress import Progress
 from ..quiet import captured_native_output
-from . import metrics
 from .statistics import drift_statistics
 
 
@@ -65,17 +64,8 @@ def run_model(
             outputs = run_batched(runner, inputs, on_batch=counter.update)
     except Exception as exc:  # the artifact does not load or run: a converter produced something broken
         raise ToolchainError(f"{label} does not run in {runtime}: {type(exc).__name__}: {str(exc)[:300]}") from exc
-    first = outputs[0]
-    if layout is not None and layout.outputs and first.ndim == len(layout.outputs[0]):
-        first = np.transpose(first, layout.outputs[0])
+    first = outputs[0] if layout is None else layout.first_output_as_baseline(outputs[0])
     return RunResult(first, runner.runtime, runner.version, runner.threads)
-
-
-def artifact_inputs(inputs: dict[str, np.ndarray], layout: IoLayout | None) -> dict[str, np.ndarray]:
-    """Baseline-layout inputs as the artifact takes them: under its own names, in its own axis order."""
-    if layout is None:
-        return inputs
-    return {artifact_name: np.transpose(inputs[name], perm) for name, artifact_name, perm in layout.inputs}
 
 
 def cross_format(a: tuple[str, RunResult], b: tuple[str, RunResult]) -> dict[str, Any]:

@@ -7,17 +7,16 @@ not hold a compile up, and it keeps its samples so a report can show the distrib
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from typing import Any
 
 from ...runtimes import open_runner
+from ...runtimes.device_env import cpu_name
+from ...runtimes.layout import artifact_inputs
 from ...runtimes.timing import summarize_ms, time_runs
 from ..data import Dataset
 from ..kinds import Model
 from ..quiet import captured_native_output
-from .evaluate import artifact_inputs
 
 WARMUP_RUNS = 5
 MIN_RUNS = 20
@@ -47,15 +46,3 @@ def host_latency(model: Model, runtime: str, data: Dataset, threads: int, max_ru
         **stats,
         "samples_ms": [round(s, 4) for s in samples],
     }
-
-
-def cpu_name() -> str:
-    """The CPU model as /proc/cpuinfo names it (Linux), else what the platform module knows."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
-                    return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from ...runtimes.layout import artifact_inputs
 from ...runtimes.litert_runner import load_interpreter_module
 from ..data import Dataset
 from ..kinds import Model, OnnxModel
 from ..quiet import captured_native_output
-from .evaluate import artifact_inputs
 from .tensor_error import tensor_sqnr
 
 DIVERGED_DB = 20.0

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from ...runtimes import metrics
 from ..data import Dataset
 from ..errors import require
 from ..kinds import TorchModel
-from . import metrics
 
 
 def torch_parity(model: TorchModel, baseline_outputs: np.ndarray, data: Dataset, limit: int = 64) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import metrics
+from ...runtimes import metrics
 
 RESAMPLES = 2000
 LEVEL = 0.95
