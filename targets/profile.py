@@ -81,6 +81,8 @@ class Budgets:
     max_accuracy_drop: float = 1.0
     min_agreement: float = 0.97
     min_cross_format_agreement: float = 0.98  # ONNX-int8 vs TFLite-int8 top-1 agreement, when both are built
+    # device p90 latency per batch-1 inference, checked when device results are ingested; None: unchecked
+    max_latency_ms: float | None = None
 
 
 @dataclass(frozen=True)

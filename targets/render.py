@@ -16,7 +16,8 @@ def render_profile(profile: TargetProfile) -> str:
         f"{str(quant.per_channel).lower()}, reduce_range {str(quant.reduce_range).lower()}, "
         f"{quant.format}, calibration {quant.calibration}",
         f"  budgets      top-1 drop <= {budgets.max_accuracy_drop} points; agreement >= {budgets.min_agreement} "
-        "(unlabelled data)",
+        "(unlabelled data)"
+        + (f"; device p90 <= {budgets.max_latency_ms} ms" if budgets.max_latency_ms is not None else ""),
         "  artifacts",
         *[f"    {a.name:<10} {a.format} for {a.runtime}: {a.pipeline}" for a in profile.artifacts],
     ]

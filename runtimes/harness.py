@@ -1,0 +1,125 @@
+"""The device-side harness: run every artifact of a bundle, measure it, write results.json.
+
+    python -m edgec.runtimes.harness model.bundle --out results.json     # where edgec[device] is installed
+    python model.bundle --out results.json                               # anywhere with numpy and a runtime
+
+Each artifact is measured in a child process (harness_worker.py) so its peak memory is its own and a crash
+costs one result. The device's state (governor, clocks, temperature, throttling) is read before and after.
+Exit status: 0 when every artifact ran, 1 when one failed (results.json still holds the rest), 2 when the
+bundle or the arguments are unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .. import __version__  # the package root holds only its version: still compiler-free
+from .bundle import Bundle, BundleError
+from .device_env import dynamic_state, static_environment
+from .harness_worker import Settings
+from .jsonio import to_json
+
+RESULTS_FORMAT = 1
+WORKER = "from edgec.runtimes.harness_worker import main; main()"
+
+
+def run_harness(bundle: Bundle, settings: Settings, only: list[str] | None = None) -> dict[str, Any]:
+    artifacts = [a for a in bundle.artifacts if not only or a.name in only]
+    if not artifacts:
+        known = ", ".join(a.name for a in bundle.artifacts)
+        raise BundleError(f"--artifact {','.join(only or [])}: not in the bundle (it has: {known})")
+    before, started = dynamic_state(), time.time()
+    runs = []
+    for artifact in artifacts:
+        print(f"harness: {artifact.name} ({artifact.runtime}, {settings.threads} threads)...", file=sys.stderr)
+        runs.append(_run_worker(bundle, artifact.name, settings))
+        print(f"harness: {artifact.name}: {_line(runs[-1])}", file=sys.stderr)
+    return {
+        "results_format": RESULTS_FORMAT,
+        "harness_version": __version__,
+        "bundle": {
+            "sha256": bundle.sha256(),
+            "target": bundle.index["target"]["id"],
+            "report_sha256": bundle.index["build"]["report_sha256"],
+            "model": bundle.index["build"]["model"],
+        },
+        "settings": dataclasses.asdict(settings),
+        "started_unix": round(started, 3),
+        "seconds": round(time.time() - started, 3),
+        "environment": {**static_environment(), "before": before, "after": dynamic_state()},
+        "runs": runs,
+    }
+
+
+def _run_worker(bundle: Bundle, name: str, settings: Settings) -> dict[str, Any]:
+    """One artifact in a child with the same interpreter and import path (a zipped bundle included)."""
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    with tempfile.TemporaryDirectory(prefix="edgec-harness-") as folder:
+        out = Path(folder) / "result.json"
+        settings_json = json.dumps(dataclasses.asdict(settings))
+        argv = [sys.executable, "-c", WORKER, str(bundle.path), name, settings_json, str(out)]
+        child = subprocess.run(argv, env=environment, capture_output=True, text=True)
+        if out.exists():
+            return json.loads(out.read_text())
+    last = (child.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"artifact": name, "error": f"the worker process died (exit {child.returncode}): {last[:400]}"}
+
+
+def _line(run: dict[str, Any]) -> str:
+    if "error" in run:
+        return "FAILED: " + run["error"]
+    latency, accuracy = run["latency"], run["accuracy"]
+    text = f"p50 {latency['p50_ms']:.3f} ms, p90 {latency['p90_ms']:.3f} ms over {latency['n']} runs"
+    if "accuracy" in accuracy:
+        text += f", accuracy {accuracy['accuracy']:.4f} on {accuracy['samples']}"
+    return text + f", peak RSS {run['memory']['peak_rss_bytes'] / 2**20:.1f} MiB"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="edgec-harness", description=__doc__.split("\n\n")[0])
+    parser.add_argument("bundle", type=Path, help="the .bundle file made by `edgec bundle`")
+    parser.add_argument("--out", type=Path, default=Path("results.json"), help="where to write results.json")
+    parser.add_argument("--threads", type=int, help="runtime threads (default: the target profile's)")
+    parser.add_argument("--runs", type=int, default=50, help="at least this many timed runs (default 50)")
+    parser.add_argument("--min-seconds", type=float, default=1.0, help="and at least this long (default 1)")
+    parser.add_argument("--max-seconds", type=float, default=10.0, help="but never longer (default 10)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed runs after the first (default 5)")
+    parser.add_argument("--artifact", action="append", help="only this artifact (repeatable)")
+    args = parser.parse_args(argv)
+    for flag in ("runs", "min_seconds", "max_seconds", "warmup"):
+        if getattr(args, flag) < 0:
+            parser.error(f"--{flag.replace('_', '-')} must not be negative")
+    if args.max_seconds < args.min_seconds:
+        parser.error("--max-seconds must not be below --min-seconds")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        bundle = Bundle(args.bundle)
+        threads = args.threads or int(bundle.index["target"]["threads"])
+        settings = Settings(threads, args.runs, args.min_seconds, args.max_seconds, args.warmup)
+        results = run_harness(bundle, settings, args.artifact)
+    except BundleError as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return 2
+    partial = args.out.with_name(args.out.name + ".partial")
+    partial.write_bytes(to_json(results))
+    partial.replace(args.out)  # a reader never sees half a results.json
+    failed = [run["artifact"] for run in results["runs"] if "error" in run]
+    print(f"harness: wrote {args.out}" + (f"; failed: {', '.join(failed)}" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
