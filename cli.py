@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .cli_device import bundle_command, html_command, ingest_command, run_command
 from .compiler.config import load_config_defaults
 from .compiler.errors import EdgecError, InputError
 
@@ -233,6 +234,12 @@ def report_diff(base: Path, new: Path, max_drop: float, max_latency_increase: fl
     found = diff_reports(load_report(base), load_report(new), max_drop, (str(base), str(new)), max_latency_increase)
     click.echo(render_diff(found))
     return 1 if found.regressed else 0
+
+
+cli.add_command(bundle_command)
+cli.add_command(run_command)
+report.add_command(ingest_command)
+report.add_command(html_command)
 
 
 def main(argv: list[str] | None = None) -> None:

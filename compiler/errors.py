@@ -45,6 +45,12 @@ class GateError(EdgecError):
     exit_code = 1
 
 
+class RemoteError(EdgecError):
+    """A device could not run the harness (unreachable, no Python, no numpy); the message names the step."""
+
+    exit_code = 5
+
+
 def require(module: str, extra: str = "compiler"):
     """Import `module` or raise a MissingDependencyError telling which extra installs it."""
     import importlib

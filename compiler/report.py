@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .pipeline import ArtifactPlan
     from .validation.evaluate import Evaluation
 
-SCHEMA_VERSION = "1.1"  # 1.1: latency, macs, io_layout, trace, rmse/mae, confusion_delta
+SCHEMA_VERSION = "1.2"  # 1.1: latency, macs, io_layout, trace, rmse/mae, confusion_delta; 1.2: device_runs
 TOOLS = (
     "numpy",
     "onnx",
@@ -107,9 +107,7 @@ def manifest(report: dict[str, Any], info: SourceInfo, files: dict[str, bytes]) 
             "calibration": report["data"]["calibration"].get("sha256"),
             "evaluation": report["data"]["evaluation"].get("sha256"),
         },
-        "files": {
-            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()
-        },
+        "files": manifest_files(files),
         "pipeline": {a["name"]: a["pipeline"] for a in report["artifacts"]},
         "tools": report["tools"],
         "timings": {
@@ -117,6 +115,10 @@ def manifest(report: dict[str, Any], info: SourceInfo, files: dict[str, bytes]) 
             "passes": {f"{stage}:{rec['name']}": rec["seconds"] for stage, rec in stages(report)},
         },
     }
+
+
+def manifest_files(files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+    return {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)} for name, data in files.items()}
 
 
 def verification_text(artifact: dict[str, Any]) -> str:

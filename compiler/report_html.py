@@ -12,6 +12,7 @@ import html
 from typing import Any
 
 from .report import verification_text
+from .report_device import check_text, device_table
 from .report_format import num, pct
 from .report_plots import PLOTS
 
@@ -60,6 +61,7 @@ def render_html(report: dict[str, Any]) -> str:
         _artifacts(report),
         "<h2>Gate</h2>",
         _gate(report),
+        *_device(report),
         *_plots(report),
         *(_artifact_detail(art) for art in report["artifacts"]),
         f"<script>{SCRIPT}</script></body></html>",
@@ -122,6 +124,17 @@ def _gate(report: dict[str, Any]) -> str:
     ]
     bad = [i for i, c in enumerate(checks) if not c["passed"]]
     return _table(["artifact", "metric", "value", "limit", "verdict"], rows, bad)
+
+
+def _device(report: dict[str, Any]) -> list[str]:
+    head, rows, marked = device_table(report)
+    if not rows:
+        return []
+    parts = ["<h2>On the device</h2>", _table(head, [[_e(cell) for cell in row] for row in rows], marked)]
+    for run in report["device_runs"]:
+        checks = "".join(f"<li>{_e(check_text(c))}</li>" for c in run["checks"])
+        parts.append(f"<p>Checks for {_e(run['label'])}: {'PASS' if run['passed'] else 'FAIL'}</p><ul>{checks}</ul>")
+    return parts
 
 
 def _plots(report: dict[str, Any]) -> list[str]:

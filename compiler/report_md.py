@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .report import stages, verification_text
+from .report_device import device_markdown
 from .report_drift_md import drift_lines
 from .report_format import num, pct
 
@@ -54,6 +55,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         )
     lines += drift_lines(report)
     lines += _pruning_lines(report)
+    lines += device_markdown(report)
     for name, found in report.get("search", {}).items():
         if "skipped" in found:
             lines += ["", f"## Fallback search for `{name}`", "", f"Not run: {found['skipped']}."]

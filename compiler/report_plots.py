@@ -132,11 +132,17 @@ def confusion_deltas(report: dict[str, Any]) -> bytes | None:
 
 
 def latency_distribution(report: dict[str, Any]) -> bytes | None:
-    """Every timed run per artifact as a box plot over the raw samples."""
+    """Every timed run per artifact, on the host and on each device, as a box plot over the raw samples."""
     series = [
         (f"{a['name']} ({a['latency']['where']})", a["latency"]["samples_ms"])
         for a in report["artifacts"]
         if a.get("latency")
+    ]
+    series += [
+        (f"{a['artifact']} (device {run['label']})", a["latency"]["samples_ms"])
+        for run in report.get("device_runs", [])
+        for a in run["artifacts"]
+        if "latency" in a
     ]
     if not series:
         return None

@@ -110,6 +110,11 @@ class Bundle:
             raise BundleError(f"{self.path}: {member} does not match its sha256; the copy is corrupt, re-copy it")
         return data
 
+    def verify(self) -> None:
+        """Check every member before anything runs: a bad copy fails whole, not one artifact at a time."""
+        for member in self.index.get("files", {}):
+            self.read(member)
+
     def data(self) -> EvalSubset:
         with np.load(io.BytesIO(self.read(DATA)), allow_pickle=False) as arrays:
             names = self.index["data"]["inputs"]

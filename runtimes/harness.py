@@ -51,6 +51,7 @@ def run_harness(bundle: Bundle, settings: Settings, only: list[str] | None = Non
             "target": bundle.index["target"]["id"],
             "report_sha256": bundle.index["build"]["report_sha256"],
             "model": bundle.index["build"]["model"],
+            "max_latency_ms": bundle.index["target"].get("max_latency_ms"),
         },
         "settings": dataclasses.asdict(settings),
         "started_unix": round(started, 3),
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         bundle = Bundle(args.bundle)
+        bundle.verify()
         threads = args.threads or int(bundle.index["target"]["threads"])
         settings = Settings(threads, args.runs, args.min_seconds, args.max_seconds, args.warmup)
         results = run_harness(bundle, settings, args.artifact)

@@ -88,12 +88,11 @@ def _import_runtime(artifact: BundleArtifact) -> None:
     """Import the artifact's runner (and its runtime) apart from the load, so a missing runtime says so."""
     module_name = RUNNERS[artifact.runtime].partition(":")[0]
     try:
-        importlib.import_module(module_name)
+        importlib.import_module(module_name).import_runtime()
     except ImportError as exc:
         package = RUNTIME_PACKAGES[artifact.runtime]
         raise MissingRuntime(
-            f"{artifact.name}: runtime {artifact.runtime} is not installed on this device ({exc}); "
-            f"pip install {package}"
+            f"{artifact.name}: runtime {artifact.runtime} is not installed on this device; pip install {package}"
         ) from exc
 
 

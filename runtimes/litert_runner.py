@@ -39,6 +39,12 @@ def load_interpreter_module() -> tuple[str, str, Any]:
     raise ImportError("no TFLite interpreter is installed (pip install ai-edge-litert); " + "; ".join(errors))
 
 
+def import_runtime() -> str:
+    """The runtime this runner needs, imported (the interpreter module loads lazily otherwise): its version."""
+    package, version, _ = load_interpreter_module()
+    return f"{package} {version}"
+
+
 class LiteRtRunner:
     """One TFLite model in an Interpreter with the default delegate (XNNPACK on CPU) and fixed threads."""
 

@@ -8,6 +8,11 @@ import numpy as np
 import onnxruntime as ort
 
 
+def import_runtime() -> str:
+    """The runtime this runner needs, imported (it already is, by this module): its version."""
+    return ort.__version__
+
+
 class OnnxRuntimeRunner:
     """An InferenceSession with a fixed thread count and full graph optimizations, as a deployment uses it."""
 

@@ -8,6 +8,9 @@ from typing import Any
 
 from .evaluate import Evaluation
 
+# metrics whose limit is a ceiling (the rest are floors)
+CEILINGS = ("accuracy_drop", "p50_latency_change", "device_p90", "device_accuracy_drop")
+
 
 @dataclass(frozen=True)
 class GateCheck:
@@ -18,7 +21,7 @@ class GateCheck:
     passed: bool
 
     def describe(self) -> str:
-        relation = "<=" if self.metric.startswith("accuracy_drop") else ">="
+        relation = "<=" if self.metric.startswith(CEILINGS) else ">="
         verdict = "ok" if self.passed else "OVER BUDGET"
         return f"{self.artifact}: {self.metric} {self.value:.4g} (budget {relation} {self.limit:g}) {verdict}"
 

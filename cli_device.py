@@ -1,0 +1,113 @@
+"""The device-side commands of the `edgec` CLI: bundle a build, run it on a device, fold the results back in.
+
+Kept apart from cli.py (the compile side) only for size; like it, parse, call the API, print.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from .compiler.errors import InputError
+
+
+@click.command("bundle")
+@click.argument("build", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Bundle file [<build>.bundle].")
+@click.option("--eval", "eval_", type=click.Path(path_type=Path), help="Evaluation data [the demo's own split].")
+@click.option("--samples", type=int, default=256, show_default=True, help="Evaluation samples to bundle.")
+def bundle_command(build: Path, output: Path | None, eval_: Path | None, samples: int) -> None:
+    """Pack BUILD's artifacts, an evaluation subset and the harness into one file for the device."""
+    from .compiler.bundle_writer import write_bundle
+
+    out = output or build.with_name(build.name + ".bundle")
+    found = write_bundle(build, out, eval_, samples)
+    same = "the build's own evaluation data" if found.same_data_as_build else "other data than the build's"
+    click.echo(
+        f"wrote {found.path} ({found.bytes / 1024:.0f} KiB): {', '.join(found.artifacts)}; "
+        f"{found.samples} samples of {same}"
+    )
+    click.echo(f"on the device: python {found.path.name} --out results.json   (needs numpy and the runtimes)")
+
+
+@click.command("run")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--device", help="ssh://[user@]host[:port]; without it, the harness runs here.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("results.json"), show_default=True)
+@click.option("--build", type=click.Path(path_type=Path), help="Fold the results into this build's report.")
+@click.option("--python", default="python3", show_default=True, help="Python on the device.")
+@click.option("--setup-venv", is_flag=True, help="Install numpy and the runtimes into a venv on the device first.")
+@click.option("--workdir", default=".edgec", show_default=True, help="Folder on the device (from its home).")
+@click.option("--identity", "-i", type=click.Path(path_type=Path), help="ssh private key.")
+@click.option("--known-hosts", type=click.Path(path_type=Path), help="ssh known_hosts file to verify the device.")
+@click.option("--ssh-option", multiple=True, help="Extra ssh -o option (repeatable).")
+@click.option("--runs", type=int, help="Harness: at least this many timed runs.")
+@click.option("--min-seconds", type=float, help="Harness: and at least this long.")
+@click.option("--max-seconds", type=float, help="Harness: but never longer per artifact.")
+@click.option("--threads", type=int, help="Harness: runtime threads [the target profile's].")
+def run_command(bundle: Path, device: str | None, out: Path, build: Path | None, **options: object) -> int:
+    """Run BUNDLE's harness on a device (or here) and write its results.json; with --build, ingest it."""
+    from .compiler.remote import Device, run_on_device
+    from .runtimes.jsonio import to_json
+
+    flags = {"runs": "--runs", "min_seconds": "--min-seconds", "max_seconds": "--max-seconds", "threads": "--threads"}
+    harness_args = [
+        item for key, flag in flags.items() if options[key] is not None for item in (flag, str(options[key]))
+    ]
+    if device is None:
+        done = subprocess.run([sys.executable, str(bundle), "--out", str(out), *harness_args])
+        if done.returncode not in (0, 1):
+            raise InputError(f"{bundle}: the harness could not run it (exit {done.returncode}); see above")
+        code, label = done.returncode, "this machine"
+    else:
+        target = Device.parse(
+            device,
+            identity=options["identity"],
+            known_hosts=options["known_hosts"],
+            options=list(options["ssh_option"]),  # type: ignore[call-overload]
+        )
+        click.echo(f"edgec run: {bundle} on {device}...", err=True)
+        remote = run_on_device(
+            target, bundle, harness_args, str(options["python"]), bool(options["setup_venv"]), str(options["workdir"])
+        )
+        click.echo(remote.log.rstrip(), err=True)
+        out.write_bytes(to_json(remote.results))
+        code, label = remote.harness_exit, device
+    click.echo(f"wrote {out}")
+    if build is not None:
+        code = max(code, _ingest(out, build, label))
+    return code
+
+
+@click.command("ingest")
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option("--build", type=click.Path(path_type=Path), help="The build [the folder holding RESULTS].")
+@click.option("--label", help="Name of the device in the report [its CPU].")
+def ingest_command(results: Path, build: Path | None, label: str | None) -> int:
+    """Fold the harness's RESULTS into the build's report.json, report.md and report.html; exit 1 when a device
+    check (latency budget, accuracy drop, agreement with the host) fails."""
+    return _ingest(results, build, label)
+
+
+@click.command("html")
+@click.argument("build", type=click.Path(path_type=Path))
+def html_command(build: Path) -> None:
+    """Re-render BUILD's report.md and report.html from its report.json."""
+    from .compiler.device_ingest import rewrite_views
+    from .compiler.report_diff import load_report
+
+    rewrite_views(build, load_report(build))
+    click.echo(f"wrote {build / 'report.html'} and {build / 'report.md'}")
+
+
+def _ingest(results: Path, build: Path | None, label: str | None) -> int:
+    from .compiler.device_ingest import ingest
+    from .compiler.report_device import device_summary
+
+    found = ingest(results, build, label)
+    click.echo("\n".join(device_summary(found.run)))
+    click.echo(f"updated {found.build / 'report.json'} and report.html")
+    return 0 if found.passed else 1
