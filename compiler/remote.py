@@ -68,7 +68,7 @@ class Device:
         if done.returncode == SSH_UNREACHABLE:
             raise RemoteError(
                 f"{self.url}: cannot connect ({_last_line(done.stderr)}); check the host, port and key: "
-                f"`ssh {destination}` must log in without a password"
+                f"`ssh {'-p ' + str(self.port) + ' ' if self.port else ''}{destination}` must log in without a password"
             )
         return done
 

@@ -81,6 +81,15 @@ def demo_build(tmp_path_factory, session_cache):
     return compile(CompileOptions(target="rpi4", output=out, cache_dir=session_cache, progress=False))
 
 
+@pytest.fixture(scope="session")
+def demo_bundle(demo_build, tmp_path_factory) -> Path:
+    """The demo build packed by `edgec bundle`, as a user would."""
+    out = tmp_path_factory.mktemp("bundle") / "demo.bundle"
+    done = run_cli("bundle", str(demo_build.path), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
 def make_context(calibration=None, target: str = "host-x86", training=None):
     from edgec.compiler.passes.base import Context
     from edgec.compiler.progress import Progress

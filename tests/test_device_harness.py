@@ -18,14 +18,6 @@ HEAVY = ("torch", "tensorflow", "onnx", "tf_keras", "onnxscript", "click")
 
 
 @pytest.fixture(scope="session")
-def demo_bundle(demo_build, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bundle") / "demo.bundle"
-    done = run_cli("bundle", str(demo_build.path), "-o", str(out))
-    assert done.returncode == 0, done.stderr
-    return out
-
-
-@pytest.fixture(scope="session")
 def device_python(tmp_path_factory) -> Path:
     """A venv made by `pip install edgec[device]` alone."""
     scratch = tmp_path_factory.mktemp("device-venv")
