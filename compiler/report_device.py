@@ -21,7 +21,8 @@ HEAD = [
 
 def device_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]], list[int]]:
     """(head, rows, indexes of rows that failed a check or did not run)."""
-    rows, marked = [], []
+    rows: list[list[str]] = []
+    marked: list[int] = []
     for run in report.get("device_runs", []):
         failed = {c["artifact"] for c in run["checks"] if not c["passed"]}
         for art in run["artifacts"]:

@@ -63,14 +63,14 @@ def onnxruntime_kernels(model: bytes, feeds: dict[str, np.ndarray], threads: int
         if event.get("cat") == "Node" and event.get("name", "").endswith("_kernel_time")
     )
     ops = Counter(kernel.split("@")[0] for kernel in kernels.elements())
-    int8 = sum(n for op, n in ops.items() if op in ORT_INT8)
+    integer = sum(n for op, n in ops.items() if op in ORT_INT8)
     floats = sorted(op for op in ops if op in FLOAT_COMPUTE)
     return {
         "kernels": dict(sorted(kernels.items())),
-        "int8_kernels": int8,
+        "int8_kernels": integer,
         "float_compute_kernels": floats,
         "delegate": None,
-        "fast_path": (int8 > 0 and not floats) if int8 else True,
+        "fast_path": (integer > 0 and not floats) if int8 else True,
     }
 
 
@@ -80,19 +80,19 @@ def litert_kernels(interpreter: Any, int8: bool) -> dict[str, Any]:
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     ops = interpreter._get_ops_details()  # the only API that lists the plan; stable since TF 2.3
     plan = Counter(op["op_name"] for op in ops)
-    int8, floats = 0, []
+    integer, floats = 0, []
     for op in ops:
         if op["op_name"] not in TFLITE_COMPUTE or not len(op["inputs"]):
             continue
         first = tensors.get(int(op["inputs"][0]))
         if first is not None and np.issubdtype(first["dtype"], np.integer):
-            int8 += 1
+            integer += 1
         else:
             floats.append(op["op_name"])
     partitions = plan.get("DELEGATE", 0)
     return {
         "kernels": dict(sorted(plan.items())),
-        "int8_kernels": int8,
+        "int8_kernels": integer,
         "float_compute_kernels": sorted(floats),
         "delegate": {"name": "XNNPACK", "partitions": partitions} if partitions else None,
         "fast_path": bool(partitions) and (not floats or not int8),

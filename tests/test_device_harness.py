@@ -161,3 +161,17 @@ def test_report_html_rerenders_from_report_json(demo_build, tmp_path):
     page = (build / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64" in page
     assert run_cli("report", "show", str(build)).returncode == 0
+
+
+def test_a_float_fallback_is_not_called_the_fast_path(demo_build):
+    """The float baseline run as if it were the int8 artifact: ORT's profiler shows float Conv kernels."""
+    import numpy as np
+
+    from edgec.runtimes.kernels import onnxruntime_kernels
+
+    model = (demo_build.path / "baseline.float32.onnx").read_bytes()
+    feeds = {"image": np.zeros((1, 1, 8, 8), np.float32)}
+    as_int8 = onnxruntime_kernels(model, feeds, threads=1, int8=True)
+    assert not as_int8["fast_path"] and as_int8["int8_kernels"] == 0
+    assert {"Conv", "FusedConv"} & set(as_int8["float_compute_kernels"])
+    assert onnxruntime_kernels(model, feeds, threads=1, int8=False)["fast_path"]  # float is its own fast path

@@ -78,3 +78,12 @@ def test_a_missing_runtime_is_named_with_the_fix(sshd, demo_bundle, tmp_path):
 def test_a_bad_device_url_is_refused(demo_bundle):
     done = run_cli("run", str(demo_bundle), "--device", "http://example.org")
     assert done.returncode == 2 and "expected ssh://[user@]host[:port]" in done.stderr
+
+
+def test_a_relative_device_python_is_found_from_the_run_folder():
+    """ssh commands start in the device's home; the harness runs inside the run folder below it."""
+    from edgec.compiler.remote import _from
+
+    assert _from(".edgec/runs/0123abcd", ".edgec/venv/bin/python") == "../../../.edgec/venv/bin/python"
+    assert _from(".edgec/runs/0123abcd", "/opt/venv/bin/python") == "/opt/venv/bin/python"
+    assert _from(".edgec/runs/0123abcd", "python3") == "python3"
