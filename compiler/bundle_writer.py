@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import __version__
 from .. import runtimes as runtimes_package
-from ..runtimes import metrics, open_runner
+from ..runtimes import RUNTIME_PACKAGES, open_runner
 from ..runtimes.bundle import DATA, FORMAT, INDEX, artifact_member
 from ..runtimes.jsonio import to_json
 from ..runtimes.layout import IoLayout, artifact_inputs
@@ -42,7 +42,6 @@ MAX_INPUT_BYTES = 64 << 20  # a bounded subset: the device holds it in memory ne
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 # `python model.bundle ARGS`: the archive being run is the bundle to measure
 MAIN = "import sys\n\nfrom edgec.runtimes.harness import main\n\nsys.exit(main([sys.argv[0], *sys.argv[1:]]))\n"
-RUNTIME_PACKAGES = {"onnxruntime": ("onnxruntime", "onnxruntime"), "litert": ("ai-edge-litert", "ai_edge_litert")}
 
 
 @dataclass
@@ -64,11 +63,11 @@ def write_bundle(
     baseline = OnnxModel.from_bytes(files[report["baseline"]["file"]])
     data = _evaluation(report, baseline, eval_path)
     subset = data.subset(slice(0, _bounded(data, samples)), f"{data.source} (bundled subset)")
-    arrays, hosts = _reference_outputs(report, files, baseline, subset)
+    arrays = _reference_outputs(report, files, baseline, subset)
     members = {artifact_member(a["file"]): files[a["file"]] for a in report["artifacts"]}
     members[DATA] = _npz(arrays)
     members.update(_harness_code())
-    index = _index(report, subset, hosts, data.sha256 == report["data"]["evaluation"]["sha256"], members)
+    index = _index(report, subset, data.sha256 == report["data"]["evaluation"]["sha256"], members)
     members[INDEX] = to_json(index)
     payload = _zip(members)
     _write_atomically(out, payload)
@@ -115,28 +114,18 @@ def _bounded(data: Dataset, samples: int) -> int:
 
 def _reference_outputs(
     report: dict[str, Any], files: dict[str, bytes], baseline: OnnxModel, subset: Dataset
-) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-    """Float outputs, and each artifact's host outputs, on the subset; with what the host measured on it."""
+) -> dict[str, np.ndarray]:
+    """The subset's inputs and labels, the float model's outputs on it, and each artifact's host outputs."""
+    arrays = {f"input:{name}": array for name, array in subset.inputs.items()}
+    if subset.labels is not None:
+        arrays["labels"] = subset.labels
     with captured_native_output():
-        float_outputs = _first_output("onnxruntime", baseline.to_bytes(), subset.inputs, None)
-        arrays = {f"input:{name}": array for name, array in subset.inputs.items()}
-        arrays["float_outputs"] = float_outputs
-        if subset.labels is not None:
-            arrays["labels"] = subset.labels
-        hosts = {}
+        arrays["float_outputs"] = _first_output("onnxruntime", baseline.to_bytes(), subset.inputs, None)
         for artifact in report["artifacts"]:
             layout = IoLayout.from_dict(artifact["io_layout"]) if artifact.get("io_layout") else None
             outputs = _first_output(artifact["runtime"], files[artifact["file"]], subset.inputs, layout)
             arrays[f"host:{artifact['name']}"] = outputs
-            latency = artifact.get("latency") or {}
-            hosts[artifact["name"]] = {
-                "runtime": artifact["evaluation"]["runtime"] + " " + artifact["evaluation"]["runtime_version"],
-                "accuracy": None if subset.labels is None else metrics.accuracy(outputs, subset.labels),
-                "latency_p50_ms": latency.get("p50_ms"),
-                "latency_cpu": latency.get("cpu"),
-                "latency_threads": latency.get("threads"),
-            }
-    return arrays, hosts
+    return arrays
 
 
 def _first_output(runtime: str, model: bytes, inputs: dict[str, np.ndarray], layout: IoLayout | None) -> np.ndarray:
@@ -144,9 +133,7 @@ def _first_output(runtime: str, model: bytes, inputs: dict[str, np.ndarray], lay
     return first if layout is None else layout.first_output_as_baseline(first)
 
 
-def _index(
-    report: dict[str, Any], subset: Dataset, hosts: dict[str, dict[str, Any]], same: bool, members: dict[str, bytes]
-) -> dict[str, Any]:
+def _index(report: dict[str, Any], subset: Dataset, same: bool, members: dict[str, bytes]) -> dict[str, Any]:
     profile = load_profile(report["target"]["id"])
     runtimes = sorted({a["runtime"] for a in report["artifacts"]})
     return {
@@ -176,7 +163,6 @@ def _index(
                 "precision": a["precision"],
                 "sha256": a["sha256"],
                 "io_layout": a.get("io_layout"),
-                "host": hosts[a["name"]],
             }
             for a in report["artifacts"]
         ],
@@ -189,7 +175,7 @@ def _requirements(report: dict[str, Any], runtimes: list[str]) -> list[str]:
     tools = report["tools"]
     pins = [f"numpy=={tools['numpy']}"] if "numpy" in tools else ["numpy"]
     for runtime in runtimes:
-        package, _ = RUNTIME_PACKAGES[runtime]
+        package = RUNTIME_PACKAGES[runtime]
         pins.append(f"{package}=={tools[package]}" if package in tools else package)
     return pins
 

@@ -17,6 +17,8 @@ RUNNERS: dict[str, str] = {
     "onnxruntime": "edgec.runtimes.onnxruntime_runner:OnnxRuntimeRunner",
     "litert": "edgec.runtimes.litert_runner:LiteRtRunner",
 }
+# the pip package each runtime comes from (a device venv installs these; a missing one is named by them)
+RUNTIME_PACKAGES: dict[str, str] = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert"}
 
 
 def open_runner(runtime: str, model: bytes | str | Path, threads: int = 1) -> Runner:

@@ -43,7 +43,6 @@ class BundleArtifact:
     precision: str
     sha256: str
     layout: IoLayout | None
-    host: dict[str, Any]
 
     @property
     def int8(self) -> bool:
@@ -89,7 +88,6 @@ class Bundle:
                 entry["precision"],
                 entry["sha256"],
                 IoLayout.from_dict(entry["io_layout"]) if entry.get("io_layout") else None,
-                entry.get("host", {}),
             )
             for entry in self.index["artifacts"]
         ]

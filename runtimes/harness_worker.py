@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import RUNNERS, metrics, open_runner
+from . import RUNNERS, RUNTIME_PACKAGES, metrics, open_runner
 from .bundle import Bundle, BundleArtifact, EvalSubset, artifact_member
 from .jsonio import to_json
 from .kernels import litert_kernels, onnxruntime_kernels
@@ -25,8 +25,6 @@ from .layout import artifact_inputs
 from .memory import current_rss_bytes, peak_rss_bytes, reset_peak
 from .runner import Runner, run_batched
 from .timing import summarize_ms, time_runs
-
-RUNTIME_PACKAGES = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert"}
 
 
 class MissingRuntime(RuntimeError):
