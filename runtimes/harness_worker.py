@@ -24,7 +24,7 @@ from .kernels import litert_kernels, onnxruntime_kernels
 from .layout import artifact_inputs
 from .memory import current_rss_bytes, peak_rss_bytes, reset_peak
 from .runner import Runner, run_batched
-from .timing import summarize_ms, time_runs
+from .timing import bounded_runs, latency_record, time_runs
 
 
 class MissingRuntime(RuntimeError):
@@ -56,7 +56,7 @@ def measure(bundle: Bundle, artifact: BundleArtifact, settings: Settings) -> dic
     one = artifact_inputs({name: array[:1] for name, array in data.inputs.items()}, artifact.layout)
     (first_ms,) = time_runs(runner, one, 1)
     time_runs(runner, one, settings.warmup)
-    samples = _timed_runs(runner, one, settings)
+    samples = bounded_runs(runner, one, settings.runs, settings.min_seconds, settings.max_seconds)
     accuracy = _accuracy(runner, artifact, data, settings.batch_size)
     kernels = _kernels(runner, artifact, model, one, settings.threads)
     peak = peak_rss_bytes()
@@ -94,25 +94,8 @@ def _import_runtime(artifact: BundleArtifact) -> None:
         ) from exc
 
 
-def _timed_runs(runner: Runner, feeds: dict[str, np.ndarray], settings: Settings) -> list[float]:
-    samples: list[float] = []
-    started = time.perf_counter()
-    while True:
-        elapsed = time.perf_counter() - started
-        enough = len(samples) >= settings.runs and elapsed >= settings.min_seconds
-        if samples and (enough or elapsed >= settings.max_seconds):
-            return samples
-        samples += time_runs(runner, feeds, 1)
-
-
 def _latency(samples: list[float]) -> dict[str, Any]:
-    stats = {key: round(value, 4) for key, value in summarize_ms(samples).items()}
-    return {
-        "batch": 1,
-        **stats,
-        "throughput_per_s": round(len(samples) / (sum(samples) / 1e3), 3),
-        "samples_ms": [round(s, 4) for s in samples],
-    }
+    return {"batch": 1, **latency_record(samples), "throughput_per_s": round(len(samples) / (sum(samples) / 1e3), 3)}
 
 
 def _accuracy(runner: Runner, artifact: BundleArtifact, data: EvalSubset, batch_size: int) -> dict[str, Any]:

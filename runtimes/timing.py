@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +19,32 @@ def time_runs(runner: Runner, feeds: dict[str, np.ndarray], runs: int) -> list[f
         runner.run(feeds)
         samples.append((time.perf_counter() - start) * 1e3)
     return samples
+
+
+def bounded_runs(
+    runner: Runner,
+    feeds: dict[str, np.ndarray],
+    min_runs: int,
+    min_seconds: float,
+    max_seconds: float = math.inf,
+    max_runs: int | None = None,
+) -> list[float]:
+    """Timed runs until there are `min_runs` of them *and* `min_seconds` have passed, cut short by `max_seconds`
+    or `max_runs`; always at least one. The host's quick measurement and the device harness share this loop."""
+    samples: list[float] = []
+    started = time.perf_counter()
+    while True:
+        elapsed = time.perf_counter() - started
+        capped = len(samples) >= (max_runs or math.inf) or elapsed >= max_seconds
+        if samples and (capped or (len(samples) >= min_runs and elapsed >= min_seconds)):
+            return samples
+        samples += time_runs(runner, feeds, 1)
+
+
+def latency_record(samples: list[float]) -> dict[str, Any]:
+    """summarize_ms rounded to 0.1 us, with every sample kept (reports plot the distribution)."""
+    stats = {key: round(value, 4) for key, value in summarize_ms(samples).items()}
+    return {**stats, "samples_ms": [round(s, 4) for s in samples]}
 
 
 def summarize_ms(samples: list[float]) -> dict[str, float]:

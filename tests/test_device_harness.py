@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -175,3 +176,19 @@ def test_a_float_fallback_is_not_called_the_fast_path(demo_build):
     assert not as_int8["fast_path"] and as_int8["int8_kernels"] == 0
     assert {"Conv", "FusedConv"} & set(as_int8["float_compute_kernels"])
     assert onnxruntime_kernels(model, feeds, threads=1, int8=False)["fast_path"]  # float is its own fast path
+
+
+def test_bounded_runs_meets_its_floors_and_stops_at_its_caps():
+    from edgec.runtimes.timing import bounded_runs
+
+    class Instant:
+        def run(self, feeds):
+            return []
+
+    runner = Instant()
+    assert len(bounded_runs(runner, {}, min_runs=25, min_seconds=0)) == 25  # the run floor
+    assert len(bounded_runs(runner, {}, min_runs=20, min_seconds=5, max_runs=7)) == 7  # the run cap wins
+    started = time.perf_counter()
+    bounded_runs(runner, {}, min_runs=10**9, min_seconds=5, max_seconds=0.05)  # the time cap wins
+    assert 0.05 <= time.perf_counter() - started < 2.0
+    assert len(bounded_runs(runner, {}, min_runs=0, min_seconds=0)) == 1  # never zero samples

@@ -7,13 +7,12 @@ not hold a compile up, and it keeps its samples so a report can show the distrib
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ...runtimes import open_runner
 from ...runtimes.device_env import cpu_name
 from ...runtimes.layout import artifact_inputs
-from ...runtimes.timing import summarize_ms, time_runs
+from ...runtimes.timing import bounded_runs, latency_record, time_runs
 from ..data import Dataset
 from ..kinds import Model
 from ..quiet import captured_native_output
@@ -32,17 +31,12 @@ def host_latency(model: Model, runtime: str, data: Dataset, threads: int, max_ru
     one = {name: array[:1] for name, array in data.inputs.items()}
     feeds = artifact_inputs(one, getattr(model, "layout", None))
     time_runs(runner, feeds, WARMUP_RUNS)
-    samples: list[float] = []
-    deadline = time.perf_counter() + MAX_SECONDS
-    while len(samples) < min(MIN_RUNS, max_runs) or (len(samples) < max_runs and time.perf_counter() < deadline):
-        samples += time_runs(runner, feeds, 1)
-    stats = {key: round(value, 4) for key, value in summarize_ms(samples).items()}
+    samples = bounded_runs(runner, feeds, MIN_RUNS, MAX_SECONDS, max_runs=max_runs)
     return {
         "where": "host",
         "cpu": cpu_name(),
         "runtime": f"{runner.runtime} {runner.version}",
         "threads": runner.threads,
         "batch": 1,
-        **stats,
-        "samples_ms": [round(s, 4) for s in samples],
+        **latency_record(samples),
     }
