@@ -9,15 +9,10 @@ from typing import Any
 import click
 
 from .cli_device import bundle_command, html_command, ingest_command, run_command
+from .cli_inspect import inspect_command
+from .cli_options import parse_shapes
 from .compiler.config import load_config_defaults
 from .compiler.errors import EdgecError, InputError
-
-
-def _shape(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
-    try:
-        return tuple(tuple(int(d) for d in value.split(",")) for value in values)
-    except ValueError:
-        raise click.BadParameter(f"{values!r}: expected comma-separated integers such as 1,3,224,224") from None
 
 
 def _budget(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
@@ -62,7 +57,7 @@ def cli(ctx: click.Context, config: Path | None) -> None:
     "--input-shape",
     "input_shapes",
     multiple=True,
-    callback=_shape,
+    callback=parse_shapes,
     help="Input shape for torch modules, e.g. 1,3,224,224 (repeat per input).",
 )
 @click.option("--input-name", "input_names", multiple=True, help="Input name (repeat per input).")
@@ -237,6 +232,7 @@ def report_diff(base: Path, new: Path, max_drop: float, max_latency_increase: fl
 
 
 cli.add_command(bundle_command)
+cli.add_command(inspect_command)
 cli.add_command(run_command)
 report.add_command(ingest_command)
 report.add_command(html_command)

@@ -36,6 +36,7 @@ from .report_html import render_html
 from .report_md import render_markdown
 from .search import SearchLimits
 from .spec import PassSpec
+from .target_checks import check_artifacts, latency_checks
 from .validation import gate
 from .validation.evaluate import run_model
 from .validation.latency import host_latency
@@ -145,19 +146,22 @@ def compile(options: CompileOptions) -> BuildResult:
     built = [
         (p, *run_passes(starts[p.artifact.name], list(p.passes), ctx, cache, kept[p.artifact.name])) for p in plans
     ]
-    constraints = _check_constraints(profile, info.name, built)
+    constraints, costs = check_artifacts(profile, info.name, built)
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
     checked = validate(profile, options, reference, built, evaluation, progress)
     searches: dict[str, Any] = {}
     if options.search and not all(c.passed for c in checked.checks):
         built, searches = search_failures(profile, options, model, baseline, built, ctx, cache, evaluation, checked)
+        constraints, costs = check_artifacts(profile, info.name, built)
         checked = validate(profile, options, reference, built, evaluation, progress)
+    checked.checks += latency_checks(costs)
     # 6. Record: artifacts, report and manifest, written atomically.
     tracer = Tracer(ctx, cache, checked.reference, evaluation, threads)
     measured = {  # on the final artifacts only: a search may have replaced the first ones
         plan.artifact.name: {
             "latency": host_latency(artifact, plan.artifact.runtime, evaluation, threads),
             "trace": tracer.artifact(plan, starts[plan.artifact.name], artifact, records, kept, found),
+            "cost": costs[plan.artifact.name].to_dict(),
         }
         for (plan, artifact, records), found in zip(built, checked.evaluations, strict=True)
     }
@@ -220,22 +224,6 @@ def compile(options: CompileOptions) -> BuildResult:
     files["report.html"] = render_html(report).encode()
     files[MANIFEST] = to_json(reporting.manifest(report, info, files))
     return BuildResult(write_build(out, files, report["gate"]["passed"]), report, checked.checks)
-
-
-def _check_constraints(
-    profile: TargetProfile, model_name: str, built: list[tuple[ArtifactPlan, Model, list[PassRecord]]]
-) -> dict[str, Any]:
-    """Refuse artifacts that break the target's hard limits, before anything is validated or written."""
-    from .constraints import check_tflite
-    from .kinds_tf import TfliteModel
-
-    return {
-        plan.artifact.name: check_tflite(
-            artifact, profile.constraints, f"{model_name}.{plan.precision}.tflite", profile.id
-        )
-        for plan, artifact, _ in built
-        if isinstance(artifact, TfliteModel)
-    }
 
 
 def _artifact_files(

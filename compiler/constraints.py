@@ -1,4 +1,5 @@
-"""Hard target constraints (op set, static shapes, tensor rank, flash and RAM) checked on TFLite artifacts.
+"""Hard target constraints (op set, static shapes, tensor rank) checked on TFLite artifacts; RAM and flash
+are budgets of the cost model (cost/analysis.py), for every format.
 
 A violation is not a budget to trade off: the artifact would not run (or not on the accelerator), so the
 build is refused before anything is written, and the message names every offending op or tensor.
@@ -18,7 +19,7 @@ class ConstraintError(EdgecError):
     exit_code = 5
 
 
-def violations(summary: TfliteSummary, size_bytes: int, rules: Constraints) -> list[str]:
+def violations(summary: TfliteSummary, rules: Constraints) -> list[str]:
     found = []
     if rules.allowed_ops:
         allowed = set(rules.allowed_ops)
@@ -40,26 +41,16 @@ def violations(summary: TfliteSummary, size_bytes: int, rules: Constraints) -> l
             for t in summary.tensors.values()
             if len(t.shape) > rules.max_tensor_rank
         ]
-    if rules.flash_kb and size_bytes > rules.flash_kb * 1024:
-        found.append(f"the model needs {size_bytes / 1024:.1f} KiB of flash, the target has {rules.flash_kb} KiB")
-    peak = summary.peak_activation_bytes()
-    if rules.ram_kb and peak > rules.ram_kb * 1024:
-        found.append(
-            f"activations need at least {peak / 1024:.1f} KiB of RAM (tensor arena lower bound), "
-            f"the target has {rules.ram_kb} KiB"
-        )
     return found
 
 
 def check_tflite(model: TfliteModel, rules: Constraints, artifact: str, target: str) -> dict[str, object]:
     """Raise ConstraintError listing every violation; return the facts checked, for the report."""
-    summary, size = model.summary, len(model.flatbuffer)
-    found = violations(summary, size, rules)
+    summary = model.summary
+    found = violations(summary, rules)
     if found:
         raise ConstraintError(f"{artifact} cannot run on {target} ({len(found)} violation(s)): " + "; ".join(found))
     return {
         "ops": sorted(summary.op_counts),
-        "flash_bytes": size,
-        "arena_lower_bound_bytes": summary.peak_activation_bytes(),
         "compile_command": rules.compile_command.replace("{artifact}", artifact),
     }

@@ -7,9 +7,10 @@ The fallback search reports how much compute it left in float; MACs, not node co
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .kinds import Model, OnnxModel
-from .tflite_inspect import TfliteSummary
+from .tflite_inspect import OpInfo, TfliteSummary
 
 
 def total_macs(model: Model) -> int | None:
@@ -28,25 +29,29 @@ def total_macs(model: Model) -> int | None:
 
 def node_macs(model: OnnxModel) -> dict[str, int]:
     """MACs of every Conv, ConvTranspose, Gemm and MatMul node (by node name); shapes must be inferred."""
-    shapes = _shapes(model)
-    macs: dict[str, int] = {}
-    for node in model.proto.graph.node:
-        weight = shapes.get(node.input[1]) if len(node.input) > 1 else None
-        output = shapes.get(node.output[0])
-        if weight is None or output is None:
-            continue
-        out = math.prod(output[1:])  # batch 1
-        if node.op_type == "Conv":
-            macs[node.name] = out * math.prod(weight[1:])  # (C_in / groups) * kernel per output element
-        elif node.op_type == "ConvTranspose":
-            macs[node.name] = math.prod(shapes.get(node.input[0], (1,))[1:]) * math.prod(weight[1:])
-        elif node.op_type in ("Gemm", "MatMul"):
-            transposed = node.op_type == "Gemm" and any(a.name == "transB" and a.i for a in node.attribute)
-            macs[node.name] = out * (weight[-1] if transposed else weight[-2])
-    return macs
+    shapes = onnx_shapes(model)
+    found = ((node.name, onnx_node_macs(node, shapes)) for node in model.proto.graph.node)
+    return {name: macs for name, macs in found if macs is not None}
 
 
-def _shapes(model: OnnxModel) -> dict[str, tuple[int, ...]]:
+def onnx_node_macs(node: Any, shapes: dict[str, tuple[int, ...]]) -> int | None:
+    """MACs of one node at batch 1, or None when it is no convolution or matrix product (or shapes are unknown)."""
+    weight = shapes.get(node.input[1]) if len(node.input) > 1 else None
+    output = shapes.get(node.output[0])
+    if weight is None or output is None:
+        return None
+    out = math.prod(output[1:])  # batch 1
+    if node.op_type == "Conv":
+        return out * math.prod(weight[1:])  # (C_in / groups) * kernel per output element
+    if node.op_type == "ConvTranspose":
+        return math.prod(shapes.get(node.input[0], (1,))[1:]) * math.prod(weight[1:])
+    if node.op_type in ("Gemm", "MatMul"):
+        transposed = node.op_type == "Gemm" and any(a.name == "transB" and a.i for a in node.attribute)
+        return out * (weight[-1] if transposed else weight[-2])
+    return None
+
+
+def onnx_shapes(model: OnnxModel) -> dict[str, tuple[int, ...]]:
     graph = model.proto.graph
     shapes = {init.name: tuple(init.dims) for init in graph.initializer}
     for value in (*graph.input, *graph.value_info, *graph.output):
@@ -57,19 +62,22 @@ def _shapes(model: OnnxModel) -> dict[str, tuple[int, ...]]:
 
 def tflite_macs(summary: TfliteSummary) -> dict[str, int]:
     """MACs of every convolution, fully connected and batch matmul op, keyed by its output tensor's name
-    (the name TFLite's selective quantization denylists it by). Weight layouts are TFLite's: OHWI for
-    CONV_2D, 1HWC for DEPTHWISE_CONV_2D, (out, in) for FULLY_CONNECTED."""
-    macs: dict[str, int] = {}
-    for op in summary.ops:
-        shapes = [summary.tensors[i].shape for i in op.inputs]
-        output = summary.tensors[op.outputs[0]]
-        out = math.prod(output.shape)  # the interpreter reports a dynamic batch as 1
-        if op.name in ("CONV_2D", "CONV_3D") and len(shapes) > 1:
-            macs[output.name] = out * math.prod(shapes[1][1:])
-        elif op.name == "DEPTHWISE_CONV_2D" and len(shapes) > 1:
-            macs[output.name] = out * math.prod(shapes[1][1:-1])
-        elif op.name in ("FULLY_CONNECTED", "BATCH_MATMUL") and len(shapes) > 1:
-            macs[output.name] = out * shapes[0][-1]
-        elif op.name == "TRANSPOSE_CONV" and len(shapes) > 2:
-            macs[output.name] = math.prod(shapes[2]) * math.prod(shapes[1][:-1])
-    return macs
+    (the name TFLite's selective quantization denylists it by)."""
+    found = ((summary.tensors[op.outputs[0]].name, tflite_op_macs(op, summary)) for op in summary.ops)
+    return {name: macs for name, macs in found if macs is not None}
+
+
+def tflite_op_macs(op: OpInfo, summary: TfliteSummary) -> int | None:
+    """MACs of one op at batch 1, or None for ops without multiply-accumulates. Weight layouts are TFLite's:
+    OHWI for CONV_2D, 1HWC for DEPTHWISE_CONV_2D, (out, in) for FULLY_CONNECTED."""
+    shapes = [summary.tensors[i].shape for i in op.inputs]
+    out = math.prod(summary.tensors[op.outputs[0]].shape)  # the interpreter reports a dynamic batch as 1
+    if op.name in ("CONV_2D", "CONV_3D") and len(shapes) > 1:
+        return out * math.prod(shapes[1][1:])
+    if op.name == "DEPTHWISE_CONV_2D" and len(shapes) > 1:
+        return out * math.prod(shapes[1][1:-1])
+    if op.name in ("FULLY_CONNECTED", "BATCH_MATMUL") and len(shapes) > 1:
+        return out * shapes[0][-1]
+    if op.name == "TRANSPOSE_CONV" and len(shapes) > 2:
+        return math.prod(shapes[2]) * math.prod(shapes[1][:-1])
+    return None

@@ -40,10 +40,12 @@ class ArtifactPlan:
 
     @property
     def precision(self) -> str:
-        """'int8' for any 8-bit scheme (the report gives the exact dtypes), else 'float32' (or 'dynamic')."""
+        """'int8' for any 8-bit scheme (the report gives the exact dtypes), 'float16', else 'float32' (or 'dynamic')."""
         for p in self.passes:
             if p.name == "quantize":
                 return "int8"
+            if p.name == "fp16":
+                return "float16"
             if p.name == "tflite":
                 return getattr(p, "mode", "int8")
         return "float32"
@@ -112,6 +114,7 @@ def _with_profile_defaults(step: PassSpec, profile: TargetProfile, overrides: Ov
         "weights": scheme.weights,
         "per_channel": str(scheme.per_channel).lower(),
         "reduce_range": str(scheme.reduce_range).lower(),
+        "symmetric_activations": str(scheme.symmetric_activations).lower(),
         "calibration": overrides.calibration or scheme.calibration,
     }
     if overrides.calibration:

@@ -24,6 +24,7 @@ PASSES: dict[str, str] = {
     "prune-channels": "edgec.compiler.passes.prune_channels:PruneChannels",
     "finetune": "edgec.compiler.passes.finetune:Finetune",
     "quantize": "edgec.compiler.passes.quantize:Quantize",
+    "fp16": "edgec.compiler.passes.fp16:Fp16",
     "onnx-to-tf": "edgec.compiler.passes.onnx_to_tf:OnnxToTf",
     "tflite": "edgec.compiler.passes.tflite:Tflite",
     "keras-to-onnx": "edgec.compiler.passes.keras_export:KerasToOnnx",

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .pipeline import ArtifactPlan
     from .validation.evaluate import Evaluation
 
-SCHEMA_VERSION = "1.2"  # 1.1: latency, macs, io_layout, trace, rmse/mae, confusion_delta; 1.2: device_runs
+SCHEMA_VERSION = "1.3"  # 1.1: latency, macs, io_layout, trace, rmse/mae, confusion_delta; 1.2: device_runs; 1.3: cost
 TOOLS = (
     "numpy",
     "onnx",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .report import stages, verification_text
+from .report_cost import cost_markdown
 from .report_device import device_markdown
 from .report_drift_md import drift_lines
 from .report_format import num, pct
@@ -49,10 +50,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         )
     for name, facts in report.get("constraints", {}).items():
         lines.append(
-            f"\nTarget constraints for `{name}`: met (flash {facts['flash_bytes'] / 1024:.1f} KiB, arena "
-            f"lower bound {facts['arena_lower_bound_bytes'] / 1024:.1f} KiB)."
+            f"\nTarget constraints for `{name}`: met ({len(facts['ops'])} op types, all allowed)."
             + (f" Next: `{facts['compile_command']}`." if facts["compile_command"] else "")
         )
+    lines += cost_markdown(report)
     lines += drift_lines(report)
     lines += _pruning_lines(report)
     lines += device_markdown(report)

@@ -61,7 +61,7 @@ def summarize(report: dict[str, Any], path: Path) -> str:
         )
     for name, facts in report.get("constraints", {}).items():
         if facts.get("compile_command"):
-            lines.append(f"  {name}: next, on an x86-64 host: {facts['compile_command']}")
+            lines.append(f"  {name}: next: {facts['compile_command']}")
     gate = report["gate"]
     cross = f"; cross-format agreement >= {gate['min_cross_format_agreement']}" if report.get("cross_format") else ""
     lines.append(

@@ -60,14 +60,6 @@ class TfliteSummary:
         io = {t.index for t in self.inputs + self.outputs}
         return [self.tensors[i] for i in sorted(self.activations - io) if self.tensors[i].dtype == "float32"]
 
-    def peak_activation_bytes(self) -> int:
-        """Lower bound of the arena: the largest sum of live activations around any single op."""
-        activations = self.activations
-        return max(
-            (sum(self.tensors[i].nbytes for i in {*op.inputs, *op.outputs} if i in activations) for op in self.ops),
-            default=0,
-        )
-
 
 def inspect_tflite(flatbuffer: bytes) -> TfliteSummary:
     _, _, module = load_interpreter_module()

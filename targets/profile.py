@@ -37,6 +37,43 @@ class Cpu:
 class Memory:
     ram_mb: int
     storage: str = ""
+    weights_in: str = "ram"  # "flash" on microcontrollers: weights stay in flash, RAM holds the arena only
+
+    def __post_init__(self) -> None:
+        _choice("memory.weights_in", self.weights_in, ("ram", "flash"))
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Constants of the roofline latency model (for the profile's thread count) and the kernel library's
+    scratch rule. `sources` says where each number comes from, so nobody mistakes a guess for a measurement:
+    "measured: ..." (fitted on the device by bench/cost_model.py), "published: ..." (derived from a published
+    latency) or "datasheet: ..." (from vendor figures, not checked against a run)."""
+
+    int8_gmacs: float
+    float32_gmacs: float
+    bandwidth_gbs: float
+    layer_overhead_us: float
+    run_overhead_us: float
+    float16_gmacs: float = 0.0  # 0: no fp16 arithmetic, half precision runs at the float32 rate
+    depthwise_efficiency: float = 1.0  # the share of the MAC rate a depthwise convolution reaches
+    scratch: str = "im2col"  # the convolution kernels' scratch rule: im2col, cmsis-nn or none
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _choice("cost.scratch", self.scratch, ("im2col", "cmsis-nn", "none"))
+        constants = [f.name for f in dataclasses.fields(self) if f.type == "float"]
+        for name in constants:
+            if getattr(self, name) < 0:
+                raise ValueError(f"cost.{name} = {getattr(self, name)} must not be negative")
+            origin = self.sources.get(name, "").partition(":")[0]
+            if origin not in ("measured", "published", "datasheet"):
+                raise ValueError(
+                    f"cost.sources.{name} must say where the number comes from: "
+                    '"measured: ...", "published: ..." or "datasheet: ..."'
+                )
+        if self.int8_gmacs <= 0 or self.float32_gmacs <= 0 or self.bandwidth_gbs <= 0:
+            raise ValueError("cost.int8_gmacs, cost.float32_gmacs and cost.bandwidth_gbs must be positive")
 
 
 @dataclass(frozen=True)
@@ -48,6 +85,7 @@ class Quantization:
     per_channel: bool = True
     format: str = "qdq"
     reduce_range: bool = False
+    symmetric_activations: bool = False  # activation zero points 0: TensorRT's explicit (QDQ) int8 needs it
     calibration: str = "minmax"
     io: str = "float32"  # IO dtype of full-integer TFLite artifacts: int8/uint8 for Edge TPU and MCUs
     why: str = ""
@@ -109,6 +147,7 @@ class TargetProfile:
     threads: int = 1
     budgets: Budgets = field(default_factory=Budgets)
     constraints: Constraints = field(default_factory=Constraints)
+    cost: Cost | None = None  # without it there is no latency estimate; RAM and flash are still checked
     published: dict[str, float] = field(default_factory=dict)
     unverified: tuple[str, ...] = ()
 
@@ -162,6 +201,8 @@ def _build(cls: type, table: Any, where: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
+    if typing.get_origin(hint) is types.UnionType:  # X | None: a value was given, so it is an X
+        hint = typing.get_args(hint)[0]
     origin = typing.get_origin(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
@@ -174,8 +215,6 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ProfileError(f"{where}: expected a table")
         return {k: _convert(typing.get_args(hint)[1], v, f"{where}.{k}") for k, v in value.items()}
-    if origin is types.UnionType:
-        hint = typing.get_args(hint)[0]
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):

@@ -14,13 +14,21 @@ def render_profile(profile: TargetProfile) -> str:
         f"  threads      {profile.threads}",
         f"  quantization activations {quant.activations}, weights {quant.weights}, per-channel "
         f"{str(quant.per_channel).lower()}, reduce_range {str(quant.reduce_range).lower()}, "
-        f"{quant.format}, calibration {quant.calibration}",
+        f"{quant.format}, calibration {quant.calibration}"
+        + (", symmetric activations" if quant.symmetric_activations else ""),
         f"  budgets      top-1 drop <= {budgets.max_accuracy_drop} points; agreement >= {budgets.min_agreement} "
         "(unlabelled data)"
         + (f"; device p90 <= {budgets.max_latency_ms} ms" if budgets.max_latency_ms is not None else ""),
         "  artifacts",
         *[f"    {a.name:<10} {a.format} for {a.runtime}: {a.pipeline}" for a in profile.artifacts],
     ]
+    if profile.cost:
+        cost = profile.cost
+        lines.append(
+            f"  cost model   int8 {cost.int8_gmacs:g} / float32 {cost.float32_gmacs:g} GMAC/s, "
+            f"{cost.bandwidth_gbs:g} GB/s, {cost.layer_overhead_us:g} us per layer, scratch {cost.scratch} "
+            f"({', '.join(sorted({s.partition(':')[0] for s in cost.sources.values()}))})"
+        )
     if profile.published:
         lines.append("  published    " + "; ".join(f"{k} = {v}" for k, v in profile.published.items()))
     if quant.why:

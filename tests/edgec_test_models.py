@@ -53,6 +53,33 @@ def make_wide() -> nn.Module:
     return Wide().eval()
 
 
+class WideActivations(nn.Module):
+    """Few weights, large activations: 2048 channels on 8x8 twice over (128 KiB each in int8), more than a
+    Nano 33 BLE's 160 KiB arena, while its weights (about 40 KiB) fit any flash."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expand = nn.Conv2d(1, 2048, 3, padding=1)
+        self.depthwise = nn.Conv2d(2048, 2048, 3, padding=1, groups=2048)
+        self.fc = nn.Linear(2048, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = torch.relu(self.depthwise(torch.relu(self.expand(x))))
+        return self.fc(features.mean(dim=(2, 3)))
+
+
+def make_wide_activations() -> nn.Module:
+    torch.manual_seed(0)
+    return WideActivations().eval()
+
+
+def make_small_mobilenet() -> nn.Module:
+    """MobileNetV2 at width 0.25 with 10 classes: inverted residuals (skip connections) in a few seconds."""
+    from edgec.models.mobilenet_v2 import make_model
+
+    return make_model(num_classes=10, width_mult=0.25)
+
+
 class FiveD(Tiny):
     """Tiny with a rank-5 intermediate tensor: more dimensions than the Edge TPU accepts."""
 

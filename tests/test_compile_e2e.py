@@ -120,8 +120,9 @@ def test_factory_without_eval_holds_back_calibration_and_gates_on_agreement(tmp_
     report = json.loads((out / "report.json").read_text())
     assert report["data"]["evaluation"]["held_out"] and report["data"]["evaluation"]["samples"] == 13
     assert report["data"]["calibration"]["samples"] == 51
-    (check,) = report["gate"]["checks"]
+    check, latency = report["gate"]["checks"]
     assert check["metric"] == "agreement" and check["limit"] == 0.75 and check["passed"]
+    assert latency["metric"] == "estimated_latency_ms" and latency["passed"]  # host-x86: 20 ms
     assert check["value"] >= 0.75  # random weights on random data: ~12 of 13 held-back samples agree
 
 

@@ -108,7 +108,7 @@ def test_ingest_adds_the_device_run_and_checks_it(device_results, demo_build, tm
     assert done.returncode == 0, done.stderr
     assert "device checks: PASS" in done.stdout
     report = json.loads((build / "report.json").read_text())
-    assert report["schema_version"] == "1.2"
+    assert report["schema_version"] == "1.3"
     (run,) = report["device_runs"]
     assert run["label"] == "bench-pi" and run["passed"]
     metrics = {(c["artifact"], c["metric"]) for c in run["checks"]}

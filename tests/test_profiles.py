@@ -25,6 +25,45 @@ def test_activation_dtype_is_a_per_target_decision():
     assert load_profile("rpi5").quantization.activations == "int8"
 
 
+def _planned(target: str) -> dict[str, dict]:
+    """Each pass the target's first artifact runs, by name, with the options the profile filled in."""
+    from edgec.compiler.pipeline import Overrides, plan_artifacts
+
+    plan = plan_artifacts(load_profile(target), Overrides())[0]
+    return {p.name: p.config() for p in plan.passes}
+
+
+def test_jetson_nano_ships_fp16_for_tensorrt():
+    """Maxwell: fp16 is the fast path and there is no useful int8, so nothing is quantized."""
+    profile = load_profile("jetson-nano")
+    assert (profile.cpu.core, profile.cpu.cores, profile.memory.ram_mb, profile.threads) == ("cortex-a57", 4, 4096, 4)
+    (artifact,) = profile.artifacts
+    assert (artifact.format, artifact.runtime, artifact.pipeline) == ("onnx", "onnxruntime", "cleanup,fp16")
+    assert list(_planned("jetson-nano")) == ["cleanup", "fp16"]
+    assert profile.constraints.compile_command == "trtexec --onnx={artifact} --fp16 --saveEngine=model.plan"
+    assert profile.published == {"ssd_mobilenet_v2_trt_ms": 72.3} and profile.unverified
+
+
+def test_jetson_orin_nano_quantizes_the_way_tensorrt_reads_qdq():
+    """TensorRT's explicit quantization: signed int8, zero points 0, per-channel weights, float biases."""
+    profile = load_profile("jetson-orin-nano")
+    assert (profile.cpu.core, profile.cpu.cores, profile.memory.ram_mb) == ("cortex-a78ae", 6, 8192)
+    quantize = _planned("jetson-orin-nano")["quantize"]
+    assert quantize["activations"] == quantize["weights"] == "int8"
+    assert quantize["symmetric_activations"] and quantize["per_channel"] and not quantize["quantize_bias"]
+    assert profile.constraints.compile_command == "trtexec --onnx={artifact} --int8 --fp16 --saveEngine=model.plan"
+    assert not _planned("rpi4")["quantize"]["symmetric_activations"]  # the default stays asymmetric
+
+
+def test_esp32s3_is_a_full_int8_microcontroller():
+    profile = load_profile("esp32s3")
+    assert (profile.cpu.arch, profile.cpu.cores, profile.cpu.clock_ghz, profile.threads) == ("xtensa", 2, 0.24, 1)
+    assert profile.quantization.io == "int8" and _planned("esp32s3")["tflite"]["io"] == "int8"
+    constraints = profile.constraints
+    assert constraints.static_shapes and constraints.allowed_ops == load_profile("nano33ble").constraints.allowed_ops
+    assert 0 < constraints.ram_kb < 512 and 0 < constraints.flash_kb < 4096  # shares of the SRAM and the flash
+
+
 def _write(tmp_path, text: str):
     source = (PROFILE_DIR / "rpi4.toml").read_text()
     path = tmp_path / "custom.toml"
@@ -53,7 +92,8 @@ def test_a_user_profile_file_can_be_used_as_target(tmp_path):
 
 
 def test_unknown_target_lists_the_known_ones():
-    with pytest.raises(ProfileError, match="known targets: coral-edgetpu, host-x86, nano33ble, rpi4, rpi5, stm32h7"):
+    known = "coral-edgetpu, esp32s3, host-x86, jetson-nano, jetson-orin-nano, nano33ble, rpi4, rpi5, stm32h7"
+    with pytest.raises(ProfileError, match=f"known targets: {known}"):
         load_profile("jetson-tx1")
 
 

@@ -100,3 +100,41 @@ def test_requantizing_reuses_calibration_ranges(tiny_onnx, calibration, tmp_path
     monkeypatch.undo()
     fresh = Quantize(exclude_nodes=(gemm,)).run(model, make_context(calibration)).model
     assert reused.to_bytes() == fresh.to_bytes()
+
+
+def _activation_zero_points(model) -> list[int]:
+    """The zero point of every QuantizeLinear (all on activations: weights are stored already quantized)."""
+    inits = {i.name: numpy_helper.to_array(i) for i in model.proto.graph.initializer}
+    return [int(inits[n.input[2]]) for n in model.proto.graph.node if n.op_type == "QuantizeLinear"]
+
+
+def test_symmetric_activations_put_every_zero_point_at_zero(tiny_onnx, calibration):
+    """TensorRT's explicit quantization accepts only zero point 0; plain minmax puts ReLU outputs at -128."""
+    model, _ = tiny_onnx
+    symmetric = Quantize(activations="int8", symmetric_activations=True).run(model, make_context(calibration))
+    asymmetric = Quantize(activations="int8").run(model, make_context(calibration))
+    assert len(_activation_zero_points(symmetric.model)) >= 2 and set(_activation_zero_points(symmetric.model)) == {0}
+    assert any(_activation_zero_points(asymmetric.model))
+
+
+def test_biases_can_stay_float_for_tensorrt(tiny_onnx, calibration):
+    """TensorRT's ONNX parser refuses a DequantizeLinear of int32, ONNX Runtime's default quantized bias."""
+    model, _ = tiny_onnx
+    biases = {n.input[2] for n in model.proto.graph.node if n.op_type in ("Conv", "Gemm")}
+
+    def bias_types(quantized):
+        types = {i.name: i.data_type for i in quantized.proto.graph.initializer}
+        return {types[name] for name in biases if name in types}, sum(t == TensorProto.INT32 for t in types.values())
+
+    # int32 biases and their int32 zero points, under new names
+    assert bias_types(Quantize().run(model, make_context(calibration)).model) == (set(), 4)
+    kept = Quantize(quantize_bias=False).run(model, make_context(calibration))
+    assert bias_types(kept.model) == ({TensorProto.FLOAT}, 0) and kept.details["quantized_compute_ops"] == 2
+
+
+def test_scheme_options_are_part_of_the_cache_key(tiny_onnx):
+    from edgec.compiler.cache import cache_key
+
+    model, _ = tiny_onnx
+    variants = (Quantize(), Quantize(symmetric_activations=True), Quantize(quantize_bias=False))
+    assert len({cache_key(q, model, "calibration-sha") for q in variants}) == 3

@@ -1,8 +1,8 @@
 """Static int8 quantization with ONNX Runtime's quantizer (QDQ format, per-channel weights).
 
-The scheme (activation and weight dtypes, per-channel, reduce_range) arrives as explicit options that the
-pipeline builder fills from the target profile, so the pass never guesses a device and the cache key and
-report both show exactly which scheme was used. ORT's `extra_options` string dict stays inside this file.
+The scheme (activation and weight dtypes, per-channel, reduce_range, symmetric activations) arrives as explicit
+options that the pipeline builder fills from the target profile, so the pass never guesses a device and the
+cache key and report both show exactly which scheme was used. ORT's `extra_options` string dict stays inside this file.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class Quantize(Pass):
     weights: str = "int8"
     per_channel: bool = True
     reduce_range: bool = False
+    symmetric_activations: bool = False  # zero points 0 (TensorRT's QDQ path); the calibrated ranges are the same
+    quantize_bias: bool = True  # False for TensorRT, whose ONNX parser refuses int32 DequantizeLinear inputs
     percentile: float = 99.999
     batch_size: int = 16
     exclude_nodes: tuple[str, ...] = ()
@@ -128,7 +130,11 @@ class Quantize(Pass):
         return str(ctx.scratch / f"ranges-{hashlib.sha256(material.encode()).hexdigest()}.json")
 
     def _extra_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"CalibMovingAverage": False}
+        options: dict[str, Any] = {
+            "CalibMovingAverage": False,
+            "ActivationSymmetric": self.symmetric_activations,
+            "QuantizeBias": self.quantize_bias,
+        }
         if self.calibration == "percentile":
             options["CalibPercentile"] = self.percentile
         return options

@@ -1,0 +1,12 @@
+"""Option parsers the compile and inspect commands share."""
+
+from __future__ import annotations
+
+import click
+
+
+def parse_shapes(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:
+    try:
+        return tuple(tuple(int(d) for d in value.split(",")) for value in values)
+    except ValueError:
+        raise click.BadParameter(f"{values!r}: expected comma-separated integers such as 1,3,224,224") from None

@@ -1,0 +1,47 @@
+"""The cost-model section of report.md: what each artifact needs on the target, against its budgets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def cost_markdown(report: dict[str, Any]) -> list[str]:
+    rows = [a for a in report["artifacts"] if a.get("cost")]
+    if not rows:
+        return []
+    target = report["target"]["id"]
+    lines = [
+        f"\n## Cost on {target} (static analysis)\n",
+        "| artifact | MACs | weights | flash | peak activations | RAM needed | estimated latency | host p50 here |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for art in rows:
+        cost = art["cost"]
+        budgets = {b["resource"]: b for b in cost["budgets"]}
+        estimate = cost["latency_estimate_ms"]
+        lines.append(
+            f"| `{art['file']}` | {cost['macs'] / 1e6:.2f} M | {size(cost['weights_bytes'])} | "
+            f"{size(cost['flash_bytes'])}{_limit(budgets.get('flash'))} | {size(cost['peak_activation_bytes'])} | "
+            f"{size(cost['ram_bytes'])}{_limit(budgets.get('RAM'))} | "
+            f"{'-' if estimate is None else f'{estimate:.3g} ms'}{_limit(budgets.get('latency'))} | "
+            f"{art['latency']['p50_ms']:.3g} ms |"
+        )
+    for art in rows:
+        for budget in art["cost"]["budgets"]:
+            largest = ", ".join(f"`{c['name']}` {_amount(c['amount'], budget['unit'])}" for c in budget["contributors"])
+            lines.append(f"\n`{art['file']}` {budget['resource']}: largest {largest}.")
+    return lines
+
+
+def size(nbytes: float) -> str:
+    return f"{nbytes / 1024:.1f} KiB" if nbytes < 1024**2 else f"{nbytes / 1024**2:.2f} MiB"
+
+
+def _amount(value: float, unit: str) -> str:
+    return f"{value:.3g} ms" if unit == "ms" else size(value)
+
+
+def _limit(budget: dict[str, Any] | None) -> str:
+    if not budget or budget["available"] is None:
+        return ""
+    return f" (budget {_amount(budget['available'], budget['unit'])}{'' if budget['fits'] else ', OVER'})"

@@ -1,0 +1,59 @@
+"""Will each artifact run on the target, and fit it? Checked on the built artifacts, before validation.
+
+Hard constraints (op set, static shapes, tensor rank) and the RAM and flash budgets refuse the build with
+every violation named, because an artifact that breaks one does not run on the device at all. The latency
+budget is an estimate, so missing it fails the gate instead (the build is written, marked failed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..targets.profile import TargetProfile
+from .constraints import ConstraintError, check_tflite
+from .cost.analysis import CostReport, analyze
+from .engine import PassRecord
+from .kinds import Model
+from .pipeline import ArtifactPlan
+from .validation.gate import GateCheck
+
+Built = list[tuple[ArtifactPlan, Model, list[PassRecord]]]
+
+
+class BudgetError(ConstraintError):
+    """An artifact needs more RAM or flash than the target has; nothing is written."""
+
+
+def check_artifacts(
+    profile: TargetProfile, model_name: str, built: Built
+) -> tuple[dict[str, Any], dict[str, CostReport]]:
+    """The constraint facts of TFLite artifacts and every artifact's cost report, keyed by artifact name."""
+    from .kinds_tf import TfliteModel
+
+    constraints, costs = {}, {}
+    for plan, artifact, _ in built:
+        file = f"{model_name}.{plan.precision}.{plan.artifact.format}"
+        cost = analyze(artifact, profile, file)
+        if isinstance(artifact, TfliteModel):
+            constraints[plan.artifact.name] = check_tflite(artifact, profile.constraints, file, profile.id)
+        elif profile.constraints.compile_command:  # e.g. trtexec: the engine is built on the device
+            command = profile.constraints.compile_command.replace("{artifact}", file)
+            constraints[plan.artifact.name] = {"ops": sorted(cost.graph.ops), "compile_command": command}
+        if not cost.fits:
+            missed = [b.describe() for b in cost.budgets if not b.fits and b.resource != "latency"]
+            raise BudgetError(f"{file} does not fit {profile.id}: " + " | ".join(missed))
+        costs[plan.artifact.name] = cost
+    return constraints, costs
+
+
+def latency_checks(costs: dict[str, CostReport]) -> list[GateCheck]:
+    """The estimated latency against the profile's budget, one check per artifact that has both."""
+    checks = []
+    for cost in costs.values():
+        budget = next((b for b in cost.budgets if b.resource == "latency" and b.available is not None), None)
+        if budget is not None:
+            assert budget.available is not None
+            checks.append(
+                GateCheck(cost.artifact, "estimated_latency_ms", budget.needed, budget.available, budget.fits)
+            )
+    return checks
