@@ -10,7 +10,7 @@ import click
 
 from .cli_device import bundle_command, html_command, ingest_command, run_command
 from .cli_inspect import inspect_command
-from .cli_options import parse_shapes
+from .cli_options import input_shape_option
 from .compiler.config import load_config_defaults
 from .compiler.errors import EdgecError, InputError
 
@@ -53,13 +53,7 @@ def cli(ctx: click.Context, config: Path | None) -> None:
 @click.option("--eval", "eval_", type=click.Path(path_type=Path), help="Evaluation data with optional 'labels'.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Build folder [build/<model>-<target>].")
 @click.option("--force", is_flag=True, help="Replace an existing build folder.")
-@click.option(
-    "--input-shape",
-    "input_shapes",
-    multiple=True,
-    callback=parse_shapes,
-    help="Input shape for torch modules, e.g. 1,3,224,224 (repeat per input).",
-)
+@input_shape_option
 @click.option("--input-name", "input_names", multiple=True, help="Input name (repeat per input).")
 @click.option("--weights", type=click.Path(path_type=Path), help="state_dict for a factory (weights_only load).")
 @click.option("--trust-pickle", is_flag=True, help="Allow loading pickled nn.Modules (runs their code).")

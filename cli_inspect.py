@@ -10,19 +10,13 @@ from pathlib import Path
 
 import click
 
-from .cli_options import parse_shapes
+from .cli_options import input_shape_option
 
 
 @click.command("inspect")
 @click.argument("source", required=False)
 @click.option("--target", "-t", default="host-x86", show_default=True, help="Target profile id or a .toml file.")
-@click.option(
-    "--input-shape",
-    "input_shapes",
-    multiple=True,
-    callback=parse_shapes,
-    help="Input shape for torch modules, e.g. 1,3,224,224 (repeat per input).",
-)
+@input_shape_option
 @click.option("--weights", type=click.Path(path_type=Path), help="state_dict for a factory (weights_only load).")
 @click.option("--trust-pickle", is_flag=True, help="Allow loading pickled nn.Modules (runs their code).")
 @click.option("--layers", "layer_count", type=int, default=10, show_default=True, help="Costliest layers to list.")

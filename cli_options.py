@@ -1,4 +1,4 @@
-"""Option parsers the compile and inspect commands share."""
+"""Options the compile and inspect commands share."""
 
 from __future__ import annotations
 
@@ -10,3 +10,12 @@ def parse_shapes(_ctx: click.Context, _param: click.Parameter, values: tuple[str
         return tuple(tuple(int(d) for d in value.split(",")) for value in values)
     except ValueError:
         raise click.BadParameter(f"{values!r}: expected comma-separated integers such as 1,3,224,224") from None
+
+
+input_shape_option = click.option(
+    "--input-shape",
+    "input_shapes",
+    multiple=True,
+    callback=parse_shapes,
+    help="Input shape for torch modules, e.g. 1,3,224,224 (repeat per input).",
+)

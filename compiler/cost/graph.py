@@ -7,6 +7,7 @@ against this view, so both formats are costed by the same rules.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 # what a layer's compute rate depends on in the roofline: depthwise convolutions reuse each weight far less
@@ -53,10 +54,7 @@ class CostGraph:
 
     @property
     def ops(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for layer in self.layers:
-            counts[layer.op] = counts.get(layer.op, 0) + 1
-        return dict(sorted(counts.items()))
+        return dict(sorted(Counter(layer.op for layer in self.layers).items()))
 
     def traffic(self, layer: Layer) -> int:
         """Bytes a layer moves: its activations in and out plus its weights, each once (no cache reuse)."""
