@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .cost.units import amount_text, size_text
+
 
 def cost_markdown(report: dict[str, Any]) -> list[str]:
     rows = [a for a in report["artifacts"] if a.get("cost")]
@@ -20,28 +22,23 @@ def cost_markdown(report: dict[str, Any]) -> list[str]:
         budgets = {b["resource"]: b for b in cost["budgets"]}
         estimate = cost["latency_estimate_ms"]
         lines.append(
-            f"| `{art['file']}` | {cost['macs'] / 1e6:.2f} M | {size(cost['weights_bytes'])} | "
-            f"{size(cost['flash_bytes'])}{_limit(budgets.get('flash'))} | {size(cost['peak_activation_bytes'])} | "
-            f"{size(cost['ram_bytes'])}{_limit(budgets.get('RAM'))} | "
+            f"| `{art['file']}` | {cost['macs'] / 1e6:.2f} M | {size_text(cost['weights_bytes'])} | "
+            f"{size_text(cost['flash_bytes'])}{_limit(budgets.get('flash'))} | "
+            f"{size_text(cost['peak_activation_bytes'])} | "
+            f"{size_text(cost['ram_bytes'])}{_limit(budgets.get('RAM'))} | "
             f"{'-' if estimate is None else f'{estimate:.3g} ms'}{_limit(budgets.get('latency'))} | "
             f"{art['latency']['p50_ms']:.3g} ms |"
         )
     for art in rows:
         for budget in art["cost"]["budgets"]:
-            largest = ", ".join(f"`{c['name']}` {_amount(c['amount'], budget['unit'])}" for c in budget["contributors"])
+            largest = ", ".join(
+                f"`{c['name']}` {amount_text(c['amount'], budget['unit'])}" for c in budget["contributors"]
+            )
             lines.append(f"\n`{art['file']}` {budget['resource']}: largest {largest}.")
     return lines
-
-
-def size(nbytes: float) -> str:
-    return f"{nbytes / 1024:.1f} KiB" if nbytes < 1024**2 else f"{nbytes / 1024**2:.2f} MiB"
-
-
-def _amount(value: float, unit: str) -> str:
-    return f"{value:.3g} ms" if unit == "ms" else size(value)
 
 
 def _limit(budget: dict[str, Any] | None) -> str:
     if not budget or budget["available"] is None:
         return ""
-    return f" (budget {_amount(budget['available'], budget['unit'])}{'' if budget['fits'] else ', OVER'})"
+    return f" (budget {amount_text(budget['available'], budget['unit'])}{'' if budget['fits'] else ', OVER'})"

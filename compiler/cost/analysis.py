@@ -15,6 +15,7 @@ from .graph import CostGraph
 from .latency import LatencyEstimate, estimate_latency
 from .liveness import Peak, peak_activations
 from .suggestions import suggestions
+from .units import amount_text
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,11 @@ class Budget:
         return self.available is None or self.needed <= self.available
 
     def describe(self) -> str:
-        largest = ", ".join(f"{name} {_amount(value, self.unit)}" for name, value in self.contributors)
+        largest = ", ".join(f"{name} {amount_text(value, self.unit)}" for name, value in self.contributors)
         estimated = self.resource == "latency"  # a model's figure, not a count of bytes
-        text = f"{self.resource} {'estimated' if estimated else 'needed'} {_amount(self.needed, self.unit)}"
+        text = f"{self.resource} {'estimated' if estimated else 'needed'} {amount_text(self.needed, self.unit)}"
         if self.available is not None:
-            text += f", {'budget' if estimated else 'available'} {_amount(self.available, self.unit)}"
+            text += f", {'budget' if estimated else 'available'} {amount_text(self.available, self.unit)}"
         text += f" (largest: {largest})"
         return text + (f"; try: {'; '.join(self.suggestions)}" if not self.fits and self.suggestions else "")
 
@@ -143,9 +144,3 @@ def _budget(
     over = available is not None and needed > available
     advice = suggestions(resource, graph, profile, [name for name, _ in contributors]) if over else ()
     return Budget(resource, needed, available, unit, contributors, tuple(advice))
-
-
-def _amount(value: float, unit: str) -> str:
-    if unit == "ms":
-        return f"{value:.3g} ms"
-    return f"{value / 1024:.1f} KiB" if value < 1024**2 else f"{value / 1024**2:.2f} MiB"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from ...targets.profile import TargetProfile
 from .analysis import CostReport
+from .units import size_text
 
 
 def render_text(report: CostReport, profile: TargetProfile, layer_count: int) -> str:
     graph = report.graph
     lines = [
         f"{report.artifact} on {profile.id}: {graph.format}, {len(graph.layers)} layers, "
-        f"{graph.macs / 1e6:.2f} M MACs at batch 1, weights {_size(graph.weight_bytes)}",
-        f"  peak activations {_size(report.peak.bytes)} while {report.peak.layer} runs "
+        f"{graph.macs / 1e6:.2f} M MACs at batch 1, weights {size_text(graph.weight_bytes)}",
+        f"  peak activations {size_text(report.peak.bytes)} while {report.peak.layer} runs "
         f"(scratch rule: {profile.cost.scratch if profile.cost else 'im2col'})",
     ]
     for budget in report.budgets:
@@ -36,15 +37,11 @@ def render_text(report: CostReport, profile: TargetProfile, layer_count: int) ->
         estimate = f"{times[layer.name].ms:.4f}" if times else "-"
         lines.append(
             f"{_short(layer.name, 40):<40} {layer.op[:18]:<18} {layer.dtype:<8} {layer.macs:>12,} "
-            f"{_size(layer.weight_bytes):>10} {_size(output):>10} {estimate:>8}"
+            f"{size_text(layer.weight_bytes):>10} {size_text(output):>10} {estimate:>8}"
         )
     if len(shown) < len(ranked):
         lines.append(f"... {len(ranked) - len(shown)} more (--layers 0 shows all)")
     return "\n".join(lines)
-
-
-def _size(nbytes: float) -> str:
-    return f"{nbytes / 1024:.1f} KiB" if nbytes < 1024**2 else f"{nbytes / 1024**2:.2f} MiB"
 
 
 def _short(name: str, width: int) -> str:
