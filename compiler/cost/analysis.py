@@ -6,6 +6,7 @@ three largest contributors, and which edgec options shrink exactly those.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,6 @@ class CostReport:
     artifact: str
     graph: CostGraph
     peak: Peak
-    ram_bytes: int  # the arena, plus the weights where the device keeps them in RAM
     latency: LatencyEstimate | None
     budgets: tuple[Budget, ...]
     unsupported_ops: tuple[str, ...]
@@ -65,6 +65,11 @@ class CostReport:
     @property
     def fits(self) -> bool:
         return all(budget.fits for budget in self.budgets if budget.resource != "latency")
+
+    @property
+    def ram_bytes(self) -> int:
+        """The arena, plus the weights where the device keeps them in RAM: what the RAM budget was held to."""
+        return int(next(b.needed for b in self.budgets if b.resource == "RAM"))
 
     def to_dict(self) -> dict[str, Any]:
         times = {layer.name: layer for layer in self.latency.layers} if self.latency else {}
@@ -116,7 +121,7 @@ def analyze(model: Model, profile: TargetProfile, artifact: str) -> CostReport:
     latency = estimate_latency(graph, profile.cost) if profile.cost else None
     rules = profile.constraints
     ram = peak.live + ((("weights", graph.weight_bytes),) if weights_in_ram else ())
-    heaviest = sorted(((layer.name, layer.weight_bytes) for layer in graph.layers), key=lambda item: -item[1])
+    heaviest = [(layer.name, layer.weight_bytes) for layer in graph.layers]
     budgets = [
         _budget("RAM", sum(size for _, size in ram), rules.ram_kb * 1024 or None, "bytes", ram, graph, profile),
         _budget("flash", graph.file_bytes, rules.flash_kb * 1024 or None, "bytes", heaviest, graph, profile),
@@ -127,8 +132,7 @@ def analyze(model: Model, profile: TargetProfile, artifact: str) -> CostReport:
         budgets.append(_budget("latency", latency.ms, limit, "ms", slowest, graph, profile))
     allowed = set(rules.allowed_ops)
     unsupported = tuple(op for op in graph.ops if allowed and graph.format == "tflite" and op not in allowed)
-    needed_ram = int(budgets[0].needed)
-    return CostReport(artifact, graph, peak, needed_ram, latency, tuple(budgets), unsupported)
+    return CostReport(artifact, graph, peak, latency, tuple(budgets), unsupported)
 
 
 def _budget(
@@ -141,6 +145,8 @@ def _budget(
     profile: TargetProfile,
 ) -> Budget:
     contributors = tuple(sorted(items, key=lambda item: -item[1])[:3])
-    over = available is not None and needed > available
-    advice = suggestions(resource, graph, profile, [name for name, _ in contributors]) if over else ()
-    return Budget(resource, needed, available, unit, contributors, tuple(advice))
+    budget = Budget(resource, needed, available, unit, contributors, ())
+    if budget.fits:
+        return budget
+    advice = suggestions(resource, graph, profile, [name for name, _ in contributors])
+    return dataclasses.replace(budget, suggestions=tuple(advice))
