@@ -39,8 +39,9 @@ def _prune(_ctx: click.Context, _param: click.Parameter, value: str | None) -> A
     default=None,
     help="Defaults for every option, from a TOML file (default: ./edgec.toml if present).",
 )
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error, not just its one line.")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None) -> None:
+def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
     """edgec: compile a trained model into validated int8 artifacts for an edge device."""
     commands = {"compile": {p.name for p in compile_command.params if p.name}}
     ctx.default_map = load_config_defaults(config, commands)
@@ -232,20 +233,46 @@ report.add_command(ingest_command)
 report.add_command(html_command)
 
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE: edgec itself failed, as opposed to the 1-5 of errors the user can act on
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: every EdgecError becomes one line on stderr and its exit code."""
+    """Console entry point: every error becomes one line on stderr and its exit code.
+
+    A traceback is for the person debugging edgec, not for the user, so it is printed only with --debug;
+    an unexpected exception (a bug) still gets one line that says what to do."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
     try:
-        code = cli.main(args=argv, prog_name="edgec", standalone_mode=False)
+        code = cli.main(args=args, prog_name="edgec", standalone_mode=False)
     except EdgecError as exc:
-        click.echo(f"edgec: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(f"edgec: error: {_one_line(exc)}", exc.exit_code, debug)
     except click.exceptions.Abort:
-        click.echo("edgec: interrupted", err=True)
-        sys.exit(130)
+        _fail("edgec: interrupted", 130, debug)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        _fail(
+            f"edgec: internal error: {type(exc).__name__}: {_one_line(exc)}; this is a bug in edgec, "
+            "re-run with --debug for the traceback and report it",
+            INTERNAL_ERROR,
+            debug,
+        )
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _fail(line: str, code: int, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc()
+    click.echo(line, err=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
