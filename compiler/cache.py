@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from .passes.base import Pass
 
 _PAYLOAD = "model.bin"
 _META = "meta.json"
+_STAGING_PREFIX = "."
+STALE_STAGING_SECONDS = 3600  # a staging folder this old belongs to a killed process, not a running one
 
 
 def default_cache_dir() -> Path:
@@ -100,7 +103,8 @@ class PassCache:
             return False
         entry = self._entry(key)
         entry.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{key[:8]}-", dir=entry.parent))
+        _remove_stale_staging(entry.parent)
+        staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{key[:8]}-", dir=entry.parent))
         meta = {"kind": model.kind, "sha256": hashlib.sha256(payload).hexdigest(), "details": details}
         (staging / _PAYLOAD).write_bytes(payload)
         (staging / _META).write_text(json.dumps(meta, default=str))
@@ -109,3 +113,15 @@ class PassCache:
         except OSError:  # another process stored the same content first; theirs is as good as ours
             shutil.rmtree(staging, ignore_errors=True)
         return True
+
+
+def _remove_stale_staging(shard: Path) -> None:
+    """A compile killed while storing leaves its staging folder behind; `load` never looks at one (entries
+    are only ever reached by their final name), so they are only litter, swept here once surely abandoned."""
+    cutoff = time.time() - STALE_STAGING_SECONDS
+    for staging in shard.glob(f"{_STAGING_PREFIX}*"):
+        try:
+            if staging.stat().st_mtime < cutoff:
+                shutil.rmtree(staging, ignore_errors=True)
+        except OSError:  # another process swept it first
+            continue

@@ -1,7 +1,9 @@
 """Calibration and evaluation data: loading, strict checking, hashing, splitting.
 
 Bad data is the most common user error, so every check names the file, the array and what to do, and runs
-before any compilation work starts. Files are read with allow_pickle=False: data never executes code.
+before any compilation work starts. Data never executes code (object arrays are refused), and a data file is
+never loaded whole: its arrays stay on disk (data_files.StoredArray) and every consumer, from hashing to
+calibration to evaluation, reads them a batch of rows at a time, so memory does not grow with the data.
 """
 
 from __future__ import annotations
@@ -9,23 +11,27 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .data_files import DataFileError, StoredArray, open_arrays
 from .errors import InputError
 from .kinds import TensorSpec
 
 LABELS_KEY = "labels"
+CHUNK_BYTES = 8 << 20  # how much of an array a whole-set scan (hash, NaN check) reads at once
+
+Rows = np.ndarray | StoredArray
 
 
 @dataclass(frozen=True)
 class Dataset:
     """Model inputs keyed by input name (each shaped (N, ...)), optional integer labels, and provenance."""
 
-    inputs: dict[str, np.ndarray]
+    inputs: dict[str, Rows]
     labels: np.ndarray | None
     source: str
     held_out: bool = False  # True when carved out of the calibration data for lack of --eval
@@ -42,12 +48,15 @@ class Dataset:
             arrays.append((LABELS_KEY, self.labels))
         for name, array in arrays:
             digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
-            digest.update(np.ascontiguousarray(array).tobytes())
+            for chunk in chunks(array):
+                digest.update(np.ascontiguousarray(chunk).tobytes())
         return digest.hexdigest()
 
-    def subset(self, index: slice | np.ndarray, source: str, held_out: bool = False) -> Dataset:
+    def subset(self, index: slice, source: str, held_out: bool = False) -> Dataset:
+        """Rows `index` (a plain slice): stored arrays stay on disk, so a split costs no memory."""
         labels = None if self.labels is None else self.labels[index]
-        return Dataset({k: v[index] for k, v in self.inputs.items()}, labels, source, held_out)
+        inputs = {name: _rows(array, index) for name, array in self.inputs.items()}
+        return Dataset(inputs, labels, source, held_out)
 
     def split_holdout(self, fraction: float) -> tuple[Dataset, Dataset]:
         """Keep the last `fraction` back for evaluation; deterministic so builds are reproducible."""
@@ -93,21 +102,32 @@ def check_dataset(dataset: Dataset, specs: list[TensorSpec]) -> Dataset:
     return dataclasses.replace(dataset, inputs=inputs)
 
 
-def _read_arrays(path: Path, where: str) -> dict[str, np.ndarray]:
+def _rows(array: Rows, index: slice) -> Rows:
+    if isinstance(array, StoredArray):
+        return array.rows(*index.indices(len(array))[:2])
+    return array[index]
+
+
+def chunks(array: Rows) -> Iterator[np.ndarray]:
+    """The rows of `array` in slices of about CHUNK_BYTES: how a whole-set scan stays in bounded memory."""
+    row_bytes = max(1, array.dtype.itemsize * int(np.prod(array.shape[1:], dtype=np.int64)))
+    step = max(1, CHUNK_BYTES // row_bytes)
+    for start in range(0, len(array), step):
+        yield array[start : start + step]
+
+
+def _read_arrays(path: Path, where: str) -> dict[str, Rows]:
+    if path.suffix not in (".npz", ".npy"):
+        raise InputError(f"{where}: unsupported data format {path.suffix!r}; use .npz or .npy")
     try:
-        if path.suffix == ".npy":
-            return {"": np.load(path, allow_pickle=False)}
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                return {key: archive[key] for key in archive.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        return open_arrays(path)
+    except (DataFileError, OSError) as exc:
         raise InputError(
             f"{where}: cannot read as {path.suffix} ({exc}); save arrays with numpy.savez / numpy.save"
         ) from None
-    raise InputError(f"{where}: unsupported data format {path.suffix!r}; use .npz or .npy")
 
 
-def _match_inputs(arrays: dict[str, np.ndarray], specs: list[TensorSpec], where: str) -> dict[str, np.ndarray]:
+def _match_inputs(arrays: dict[str, Rows], specs: list[TensorSpec], where: str) -> dict[str, Rows]:
     names = [s.name for s in specs]
     if all(name in arrays for name in names):
         return arrays
@@ -120,7 +140,7 @@ def _match_inputs(arrays: dict[str, np.ndarray], specs: list[TensorSpec], where:
     )
 
 
-def _check_array(array: np.ndarray, spec: TensorSpec, where: str) -> np.ndarray:
+def _check_array(array: Rows, spec: TensorSpec, where: str) -> Rows:
     if array.dtype.kind not in "fiub":
         raise InputError(
             f"{where}: input {spec.name!r} has dtype {array.dtype}; expected numbers (the model takes {spec.dtype})"
@@ -140,13 +160,21 @@ def _check_array(array: np.ndarray, spec: TensorSpec, where: str) -> np.ndarray:
             f"{', '.join(map(str, expected))})"
         )
     array = array.astype(spec.dtype, copy=False)
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        bad = int((~np.isfinite(array)).sum())
-        raise InputError(f"{where}: input {spec.name!r} contains {bad} NaN/Inf value(s); clean the data first")
+    if array.dtype.kind == "f":
+        try:
+            bad = sum(int((~np.isfinite(chunk)).sum()) for chunk in chunks(array))
+        except (DataFileError, OSError) as exc:
+            raise InputError(f"{where}: input {spec.name!r} cannot be read ({exc})") from None
+        if bad:
+            raise InputError(f"{where}: input {spec.name!r} contains {bad} NaN/Inf value(s); clean the data first")
     return array
 
 
-def _check_labels(labels: np.ndarray, where: str) -> np.ndarray:
+def _check_labels(stored: Rows, where: str) -> np.ndarray:
+    try:
+        labels = np.asarray(stored)  # one integer per sample: small enough to hold
+    except (DataFileError, OSError) as exc:
+        raise InputError(f"{where}: '{LABELS_KEY}' cannot be read ({exc})") from None
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise InputError(
             f"{where}: '{LABELS_KEY}' must be a 1-D integer array of class indices, got {labels.dtype} {labels.shape}"

@@ -100,7 +100,7 @@ def _latency(samples: list[float]) -> dict[str, Any]:
 
 def _accuracy(runner: Runner, artifact: BundleArtifact, data: EvalSubset, batch_size: int) -> dict[str, Any]:
     """The three rows on the bundled subset, and device vs host outputs of the same artifact."""
-    (first, *_) = run_batched(runner, artifact_inputs(data.inputs, artifact.layout), batch_size)
+    (first, *_) = run_batched(runner, data.inputs, batch_size, layout=artifact.layout)
     outputs = first if artifact.layout is None else artifact.layout.first_output_as_baseline(first)
     host = data.host_outputs[artifact.name]
     rows: dict[str, Any] = {"samples": len(data), "labels": data.labels is not None}

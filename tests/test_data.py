@@ -27,7 +27,7 @@ def test_npz_keyed_by_input_name_with_labels(tmp_path):
 def test_single_input_accepts_any_key_and_npy(tmp_path):
     assert len(load_dataset(_npz(tmp_path, x=np.zeros((3, 1, 8, 8))), SPEC, "calib")) == 3
     np.save(tmp_path / "d.npy", np.ones((4, 1, 8, 8), np.uint8))
-    assert load_dataset(tmp_path / "d.npy", SPEC, "eval").inputs["image"].max() == 1.0
+    assert load_dataset(tmp_path / "d.npy", SPEC, "eval").inputs["image"][:].max() == 1.0
 
 
 @pytest.mark.parametrize(

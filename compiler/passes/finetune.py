@@ -60,7 +60,7 @@ class Finetune(Pass):
         weights = [module.weight(n) for n in module.trainable]
         masks = [(w != 0).float() if self.keep_zeros and w.dim() > 1 and (w == 0).any() else None for w in weights]
         optimizer = torch.optim.Adam(weights, lr=self.learning_rate)
-        inputs = [torch.from_numpy(data.inputs[name]) for name in module.input_names]
+        inputs = [torch.from_numpy(np.asarray(data.inputs[name])) for name in module.input_names]  # epochs reread it
         labels = torch.from_numpy(data.labels.astype(np.int64))
         steps_per_epoch = math.ceil(len(data) / self.batch_size)
         total = self.epochs * steps_per_epoch

@@ -131,6 +131,7 @@ class Quantize(Pass):
 
     def _extra_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
+            "CalibStridedMinMax": 1,  # one batch per collect call: see _Reader
             "CalibMovingAverage": False,
             "ActivationSymmetric": self.symmetric_activations,
             "QuantizeBias": self.quantize_bias,
@@ -141,22 +142,34 @@ class Quantize(Pass):
 
 
 class _Reader:
-    """Feeds calibration batches to ORT (which only calls get_next/rewind) and advances the progress counter."""
+    """Feeds calibration batches to ORT and advances the progress counter.
+
+    ORT's calibrators keep every batch's activations until `collect_data` returns, which for the histogram
+    methods grows with the calibration set. With `CalibStridedMinMax` ORT instead calls `collect_data` once
+    per range this reader is `set_range` to (`len` counts batches), and each call folds its batches into the
+    running ranges or fixed-size histograms and drops them: memory is bounded by one range's activations."""
 
     def __init__(self, data: Dataset, batch: int, counter: Any):
-        self._data, self._batch, self._counter, self._start = data, batch, counter, 0
+        self._data, self._batch, self._counter = data, batch, counter
+        self._next, self._end = 0, len(self)
+
+    def __len__(self) -> int:
+        return -(-len(self._data) // self._batch)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._next, self._end = start_index, min(end_index, len(self))
 
     def get_next(self) -> dict[str, np.ndarray] | None:
-        if self._start >= len(self._data):
+        if self._next >= self._end:
             return None
-        stop = min(self._start + self._batch, len(self._data))
-        feed = {name: array[self._start : stop] for name, array in self._data.inputs.items()}
-        self._counter.update(stop - self._start)
-        self._start = stop
-        return feed
+        start = self._next * self._batch
+        stop = min(start + self._batch, len(self._data))
+        self._counter.update(stop - start)
+        self._next += 1
+        return {name: array[start:stop] for name, array in self._data.inputs.items()}
 
     def rewind(self) -> None:
-        self._start = 0
+        self._next, self._end = 0, len(self)
 
 
 COMPUTE_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")

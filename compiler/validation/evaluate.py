@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...runtimes import metrics, open_runner
-from ...runtimes.layout import IoLayout, artifact_inputs
+from ...runtimes.layout import IoLayout
 from ...runtimes.runner import run_batched
 from ..data import Dataset
 from ..errors import ToolchainError
@@ -56,12 +56,11 @@ def run_model(
 ) -> RunResult:
     """Run every sample; with a layout, each input is fed in the artifact's own layout and under its own name,
     and the first output is brought back to the baseline's layout for comparison."""
-    inputs = artifact_inputs(data.inputs, layout)
     try:
         with captured_native_output():  # LiteRT announces its XNNPACK delegate on stderr
             runner = open_runner(runtime, model, threads=threads)
         with progress.counter(f"evaluating {label}", len(data)) as counter:
-            outputs = run_batched(runner, inputs, on_batch=counter.update)
+            outputs = run_batched(runner, data.inputs, on_batch=counter.update, layout=layout)
     except Exception as exc:  # the artifact does not load or run: a converter produced something broken
         raise ToolchainError(f"{label} does not run in {runtime}: {type(exc).__name__}: {str(exc)[:300]}") from exc
     first = outputs[0] if layout is None else layout.first_output_as_baseline(outputs[0])

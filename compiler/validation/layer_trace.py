@@ -69,8 +69,9 @@ def tflite_tensor_sqnr(float_tflite: bytes, int8_tflite: bytes, int8_model: Mode
     float_tensors = {d["name"]: d["index"] for d in interpreters["float"].get_tensor_details()}
     order = _execution_order(interpreters["int8"], set(float_tensors))
     signal, noise = dict.fromkeys(order, 0.0), dict.fromkeys(order, 0.0)
-    inputs = artifact_inputs(data.inputs, getattr(int8_model, "layout", None))
-    for i in range(min(SAMPLES, len(data))):
+    samples = min(SAMPLES, len(data))
+    inputs = artifact_inputs({k: v[:samples] for k, v in data.inputs.items()}, getattr(int8_model, "layout", None))
+    for i in range(samples):
         for interpreter in interpreters.values():
             for detail, array in zip(interpreter.get_input_details(), inputs.values(), strict=True):
                 interpreter.set_tensor(detail["index"], array[i : i + 1].astype(detail["dtype"]))
