@@ -168,7 +168,8 @@ class _BytesReader:
     def __init__(self, data: bytes):
         self.data, self.position = data, 0
 
-    def read(self, count: int) -> bytes:
+    def read(self, count: int = -1, /) -> bytes:
+        count = len(self.data) if count < 0 else count
         chunk = self.data[self.position : self.position + count]
         self.position += len(chunk)
         return chunk
