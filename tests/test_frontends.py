@@ -46,20 +46,33 @@ def test_onnx_with_external_data(tmp_path, tiny_onnx, tiny_torch, tiny_data):
     _assert_matches_torch(model, tiny_torch, tiny_data)
 
 
-def test_external_data_outside_the_model_folder_is_refused(tmp_path, tiny_onnx):
+@pytest.mark.parametrize("escape", ["dotdot", "absolute", "symlink"])
+def test_external_data_outside_the_model_folder_is_refused(tmp_path, tiny_onnx, escape):
+    """A model may only read data files beside it: `../`, an absolute path or a symlink pointing out of its
+    folder would let a downloaded model read any file the user can."""
     proto = onnx.load_from_string(tiny_onnx[0].to_bytes())
     inner = tmp_path / "inner"
     inner.mkdir()
     onnx.save(proto, inner / "m.onnx", save_as_external_data=True, location="m.data", size_threshold=0)
     evil = onnx.load(inner / "m.onnx", load_external_data=False)
     (tmp_path / "m.data").write_bytes((inner / "m.data").read_bytes())
+    if escape == "symlink":
+        (inner / "link.data").symlink_to(tmp_path / "m.data")
+    location = {"dotdot": "../m.data", "absolute": str(tmp_path / "m.data"), "symlink": "link.data"}[escape]
     for tensor in evil.graph.initializer:
         for entry in tensor.external_data:
             if entry.key == "location":
-                entry.value = "../m.data"
+                entry.value = location
     onnx.save(evil, inner / "m.onnx")
-    with pytest.raises(InputError, match="outside the model's folder"):
+    with pytest.raises(InputError, match=r"m\.onnx: .*outside the model's folder"):
         load_source(SourceRequest(str(inner / "m.onnx")))
+
+
+def test_absurd_input_shape_is_refused_before_allocating(tmp_path):
+    with pytest.raises(InputError, match=r"--input-shape 1,3,22400,22400: 1,505,280,000 elements .* absurd"):
+        load_source(SourceRequest("edgec_test_models:make_wide", ((1, 3, 22400, 22400),)))
+    with pytest.raises(InputError, match="must be positive integers"):
+        load_source(SourceRequest("edgec_test_models:make_wide", ((1, 0, 8, 8),)))
 
 
 def test_corrupt_and_missing_onnx(tmp_path):

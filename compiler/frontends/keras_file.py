@@ -13,7 +13,7 @@ from ..errors import InputError, require
 from ..kinds import KerasModel
 from ..quiet import import_tensorflow
 from . import SourceInfo
-from .torch_common import file_sha256
+from .torch_common import check_example_shape, file_sha256
 
 
 def load_keras(path: Path) -> tuple[KerasModel, SourceInfo]:
@@ -27,6 +27,8 @@ def load_keras(path: Path) -> tuple[KerasModel, SourceInfo]:
         raise InputError(
             f"{path}: cannot load as a Keras model ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
         ) from None
+    for tensor in model.inputs:
+        check_example_shape((1, *tensor.shape[1:]), f"{path}: input {tensor.name!r} of shape {tensor.shape}")
     try:  # exporters need a model that has been called once; this also proves it runs
         zeros = [np.zeros((1, *t.shape[1:]), t.dtype) for t in model.inputs]
         model(zeros[0] if len(zeros) == 1 else zeros)

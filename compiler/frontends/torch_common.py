@@ -24,9 +24,26 @@ def example_inputs(request: SourceRequest, where: str) -> tuple[Any, ...]:
     if not request.input_shapes:
         raise InputError(f"{where}: the input shape is unknown; pass --input-shape, e.g. --input-shape 1,3,224,224")
     for shape in request.input_shapes:
-        if not shape or any(d <= 0 for d in shape):
-            raise InputError(f"{where}: --input-shape {','.join(map(str, shape))} must be positive integers")
+        check_example_shape(shape, f"{where}: --input-shape {','.join(map(str, shape))}")
     return tuple(torch.zeros(shape) for shape in request.input_shapes)
+
+
+MAX_EXAMPLE_ELEMENTS = 1 << 28  # 1 GiB of float32 for one example input: beyond any edge model's input
+
+
+def check_example_shape(shape: tuple[int, ...], where: str) -> None:
+    """Refuse a shape before a zero tensor of it is allocated: a typo such as 1,3,2240,22400 must be an
+    error line, not a process killed for memory."""
+    if not shape or any(not isinstance(d, int) or d <= 0 for d in shape):
+        raise InputError(f"{where}: the dimensions must be positive integers")
+    elements = 1
+    for d in shape:
+        elements *= d
+    if elements > MAX_EXAMPLE_ELEMENTS:
+        raise InputError(
+            f"{where}: {elements:,} elements per example is absurd for an edge model (limit "
+            f"{MAX_EXAMPLE_ELEMENTS:,}); check the shape"
+        )
 
 
 def input_names(request: SourceRequest, count: int, where: str) -> tuple[str, ...]:
