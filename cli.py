@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from .cli_device import bundle_command, html_command, ingest_command, run_comman
 from .cli_inspect import inspect_command
 from .cli_options import input_shape_option
 from .compiler.config import load_config_defaults
-from .compiler.errors import EdgecError, InputError
+from .compiler.errors import EdgecError, GateError, InputError
 
 
 def _budget(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
@@ -130,7 +131,7 @@ def compile_command(
     pipeline: str | None,
     no_cache: bool,
     **options: Any,
-) -> int:
+) -> None:
     """Compile SOURCE (.onnx, .pt2, .pt, package.module:callable; none = the built-in demo) for a target."""
     from .compiler.api import CompileOptions, compile
     from .compiler.pipeline import Overrides
@@ -148,10 +149,10 @@ def compile_command(
     )
     click.echo(_summary(result))
     if not result.passed:
-        failed = "; ".join(c.describe() for c in result.checks if not c.passed)
-        click.echo(f"edgec: error: drift gate failed: {failed}", err=True)
-        return 1
-    return 0
+        raise GateError(
+            f"drift gate failed: {_failed(result.report['gate']['checks'])}; the build is in {result.path}, "
+            "its report.md says where the drift comes from"
+        )
 
 
 @cli.group()
@@ -188,6 +189,12 @@ def _summary(result: Any) -> str:
     return summarize(result.report, result.path)
 
 
+def _failed(checks: list[dict[str, Any]]) -> str:
+    from .compiler.summary import failed_checks
+
+    return failed_checks(checks)
+
+
 @cli.group()
 def report() -> None:
     """Read and compare build reports."""
@@ -195,14 +202,15 @@ def report() -> None:
 
 @report.command("show")
 @click.argument("build", type=click.Path(path_type=Path))
-def report_show(build: Path) -> int:
+def report_show(build: Path) -> None:
     """Print a build's summary (BUILD: a build folder or its report.json); exit 1 when its gate failed."""
     from .compiler.report_diff import load_report
     from .compiler.summary import summarize
 
     found = load_report(build)
     click.echo(summarize(found, build if build.is_dir() else build.parent))
-    return 0 if found["gate"]["passed"] else 1
+    if not found["gate"]["passed"]:
+        raise GateError(f"{build}: the build failed its gate: {_failed(found['gate']['checks'])}")
 
 
 @report.command("diff")
@@ -216,14 +224,16 @@ def report_show(build: Path) -> int:
     type=click.FloatRange(min=0),
     help="Percent the host median latency may rise, beyond noise [latency not gated].",
 )
-def report_diff(base: Path, new: Path, max_drop: float, max_latency_increase: float | None) -> int:
+def report_diff(base: Path, new: Path, max_drop: float, max_latency_increase: float | None) -> None:
     """Compare build NEW with BASE (folders or report.json); exit 1 on an accuracy (or, when asked, latency)
     regression beyond noise."""
-    from .compiler.report_diff import diff_reports, load_report, render_diff
+    from .compiler.report_diff import diff_reports, load_report, regression_checks, render_diff
 
     found = diff_reports(load_report(base), load_report(new), max_drop, (str(base), str(new)), max_latency_increase)
     click.echo(render_diff(found))
-    return 1 if found.regressed else 0
+    if found.regressed:
+        checks = [dataclasses.asdict(c) for c in regression_checks(found)]
+        raise GateError(f"{new} regressed against {base}: {_failed(checks)}")
 
 
 cli.add_command(bundle_command)
@@ -249,9 +259,11 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"edgec: error: {_one_line(exc)}", exc.exit_code, debug)
     except click.exceptions.Abort:
         _fail("edgec: interrupted", 130, debug)
-    except click.ClickException as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare `edgec` or `edgec report`: the help is the answer
         exc.show()
         sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        _fail(f"edgec: error: {_one_line(exc).rstrip('.')}{_see_help(exc)}", exc.exit_code, debug)
     except Exception as exc:
         _fail(
             f"edgec: internal error: {type(exc).__name__}: {_one_line(exc)}; this is a bug in edgec, "
@@ -263,7 +275,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    text = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _see_help(exc: click.ClickException) -> str:
+    """Click's usage block is several lines; one pointer to the command's help says the same in one."""
+    context = getattr(exc, "ctx", None)
+    return f" (see '{context.command_path} --help')" if context is not None else ""
 
 
 def _fail(line: str, code: int, debug: bool) -> None:

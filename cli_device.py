@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .compiler.errors import InputError
+from .compiler.errors import GateError, InputError
 
 
 @click.command("bundle")
@@ -58,6 +58,7 @@ def run_command(bundle: Path, device: str | None, out: Path, build: Path | None,
         item for key, flag in flags.items() if options[key] is not None for item in (flag, str(options[key]))
     ]
     if device is None:
+        _check_bundle(bundle)
         done = subprocess.run([sys.executable, str(bundle), "--out", str(out), *harness_args])
         if done.returncode not in (0, 1):
             raise InputError(f"{bundle}: the harness could not run it (exit {done.returncode}); see above")
@@ -69,7 +70,8 @@ def run_command(bundle: Path, device: str | None, out: Path, build: Path | None,
             known_hosts=options["known_hosts"],
             options=list(options["ssh_option"]),  # type: ignore[call-overload]
         )
-        click.echo(f"edgec run: {bundle} on {device}...", err=True)
+        if sys.stderr.isatty():  # progress, like compile's: on a terminal only, so a log holds just the outcome
+            click.echo(f"edgec run: {bundle} on {device}...", err=True)
         remote = run_on_device(
             target, bundle, harness_args, str(options["python"]), bool(options["setup_venv"]), str(options["workdir"])
         )
@@ -78,7 +80,7 @@ def run_command(bundle: Path, device: str | None, out: Path, build: Path | None,
         code, label = remote.harness_exit, device
     click.echo(f"wrote {out}")
     if build is not None:
-        code = max(code, _ingest(out, build, label))
+        _ingest(out, build, label)  # raises GateError when a device check fails
     return code
 
 
@@ -86,10 +88,10 @@ def run_command(bundle: Path, device: str | None, out: Path, build: Path | None,
 @click.argument("results", type=click.Path(path_type=Path))
 @click.option("--build", type=click.Path(path_type=Path), help="The build [the folder holding RESULTS].")
 @click.option("--label", help="Name of the device in the report [its CPU].")
-def ingest_command(results: Path, build: Path | None, label: str | None) -> int:
+def ingest_command(results: Path, build: Path | None, label: str | None) -> None:
     """Fold the harness's RESULTS into the build's report.json, report.md and report.html; exit 1 when a device
     check (latency budget, accuracy drop, agreement with the host) fails."""
-    return _ingest(results, build, label)
+    _ingest(results, build, label)
 
 
 @click.command("html")
@@ -103,11 +105,24 @@ def html_command(build: Path) -> None:
     click.echo(f"wrote {build / 'report.html'} and {build / 'report.md'}")
 
 
-def _ingest(results: Path, build: Path | None, label: str | None) -> int:
+def _check_bundle(bundle: Path) -> None:
+    """Refuse a missing, foreign or corrupt bundle here, in one line: run as a script, any file would
+    otherwise be executed by Python and fail with its own traceback."""
+    from .runtimes.bundle import Bundle, BundleError
+
+    try:
+        Bundle(bundle).verify()
+    except BundleError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _ingest(results: Path, build: Path | None, label: str | None) -> None:
     from .compiler.device_ingest import ingest
     from .compiler.report_device import device_summary
+    from .compiler.summary import failed_checks
 
     found = ingest(results, build, label)
     click.echo("\n".join(device_summary(found.run)))
     click.echo(f"updated {found.build / 'report.json'} and report.html")
-    return 0 if found.passed else 1
+    if not found.passed:
+        raise GateError(f"{results}: the device run failed its checks: {failed_checks(found.run['checks'])}")

@@ -29,14 +29,14 @@ def inspect_command(
     trust_pickle: bool,
     layer_count: int,
     as_json: bool,
-) -> int:
+) -> None:
     """Analyse SOURCE (a model, an .onnx or a .tflite; the demo without one) on a target's budgets.
 
-    Exits 5 when it does not fit the target's RAM or flash, like a compile would."""
+    Exits 5 when it does not fit the target's RAM or flash, like a compile would (BudgetError)."""
     from .compiler.cost.render import render_text
     from .compiler.frontends import SourceRequest
     from .compiler.inspect_model import inspect_model
-    from .compiler.target_checks import BudgetError
+    from .compiler.target_checks import budget_error
     from .targets.profile import load_profile
 
     report = inspect_model(SourceRequest(source, input_shapes, (), weights, trust_pickle), target)
@@ -45,6 +45,4 @@ def inspect_command(
     else:
         click.echo(render_text(report, load_profile(target), layer_count))
     if not report.fits:
-        click.echo(f"edgec: {report.artifact} does not fit {target}", err=True)
-        return BudgetError.exit_code
-    return 0
+        raise budget_error(report, target)

@@ -132,7 +132,8 @@ def compile(options: CompileOptions) -> BuildResult:
     calibration, evaluation = datasets(options, baseline, plans)
     training = training_data(options, baseline)
     threads = threads_for(profile)
-    reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, "float baseline")
+    label = f"float baseline of {info.location}"  # named: when it does not run, the error says which model
+    reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, label)
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress, cache.scratch() if cache else None, training)
     pruning = None

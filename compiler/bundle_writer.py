@@ -27,9 +27,8 @@ from .. import runtimes as runtimes_package
 from ..runtimes import RUNTIME_PACKAGES, open_runner
 from ..runtimes.bundle import DATA, FORMAT, INDEX, artifact_member
 from ..runtimes.jsonio import to_json
-from ..runtimes.layout import IoLayout, artifact_inputs
+from ..runtimes.layout import IoLayout
 from ..runtimes.runner import run_batched
-from ..targets.profile import load_profile
 from .data import Dataset, check_dataset, load_dataset
 from .errors import InputError
 from .kinds import OnnxModel
@@ -116,25 +115,26 @@ def _reference_outputs(
     report: dict[str, Any], files: dict[str, bytes], baseline: OnnxModel, subset: Dataset
 ) -> dict[str, np.ndarray]:
     """The subset's inputs and labels, the float model's outputs on it, and each artifact's host outputs."""
-    arrays = {f"input:{name}": array for name, array in subset.inputs.items()}
+    inputs = {name: np.asarray(array) for name, array in subset.inputs.items()}  # bounded: _bounded samples
+    arrays = {f"input:{name}": array for name, array in inputs.items()}
     if subset.labels is not None:
         arrays["labels"] = subset.labels
     with captured_native_output():
-        arrays["float_outputs"] = _first_output("onnxruntime", baseline.to_bytes(), subset.inputs, None)
+        arrays["float_outputs"] = _first_output("onnxruntime", baseline.to_bytes(), inputs, None)
         for artifact in report["artifacts"]:
             layout = IoLayout.from_dict(artifact["io_layout"]) if artifact.get("io_layout") else None
-            outputs = _first_output(artifact["runtime"], files[artifact["file"]], subset.inputs, layout)
+            outputs = _first_output(artifact["runtime"], files[artifact["file"]], inputs, layout)
             arrays[f"host:{artifact['name']}"] = outputs
     return arrays
 
 
 def _first_output(runtime: str, model: bytes, inputs: dict[str, np.ndarray], layout: IoLayout | None) -> np.ndarray:
-    (first, *_) = run_batched(open_runner(runtime, model), artifact_inputs(inputs, layout))
+    (first, *_) = run_batched(open_runner(runtime, model), inputs, layout=layout)
     return first if layout is None else layout.first_output_as_baseline(first)
 
 
 def _index(report: dict[str, Any], subset: Dataset, same: bool, members: dict[str, bytes]) -> dict[str, Any]:
-    profile = load_profile(report["target"]["id"])
+    target = report["target"]
     runtimes = sorted({a["runtime"] for a in report["artifacts"]})
     return {
         "format": FORMAT,
@@ -144,7 +144,7 @@ def _index(report: dict[str, Any], subset: Dataset, same: bool, members: dict[st
             "model": report["source"]["name"],
             "model_sha256": report["source"]["sha256"],
         },
-        "target": {"id": profile.id, "threads": profile.threads, "max_latency_ms": profile.budgets.max_latency_ms},
+        "target": {"id": target["id"], "threads": target["threads"], "max_latency_ms": _latency_budget(report)},
         "requirements": _requirements(report, runtimes),
         "data": {
             "source": subset.source,
@@ -168,6 +168,13 @@ def _index(report: dict[str, Any], subset: Dataset, same: bool, members: dict[st
         ],
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(members.items())},
     }
+
+
+def _latency_budget(report: dict[str, Any]) -> float | None:
+    """The profile's `max_latency_ms` as the build recorded it: the target may be a profile file (--target
+    my-board.toml) that no longer exists, or never had a name edgec knows."""
+    budgets = (budget for artifact in report["artifacts"] for budget in artifact["cost"]["budgets"])
+    return next((budget["available"] for budget in budgets if budget["resource"] == "latency"), None)
 
 
 def _requirements(report: dict[str, Any], runtimes: list[str]) -> list[str]:
@@ -213,8 +220,11 @@ def _zip(members: dict[str, bytes]) -> bytes:
 def _write_atomically(out: Path, payload: bytes) -> None:
     if out.is_dir():
         raise InputError(f"-o {out}: is a folder; give a file name such as model.bundle")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    except OSError as exc:
+        raise InputError(f"-o {out}: cannot write there ({exc.strerror or exc}); choose another path") from None
     with os.fdopen(handle, "wb") as stream:
         stream.write(payload)
     os.chmod(temporary, 0o644)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .errors import ConfigError
 from .kinds import KIND_NAMES, Model, kind_class
 from .passes.base import Pass
 
@@ -74,6 +75,13 @@ class PassCache:
 
     def __init__(self, root: Path):
         self.root = Path(root) / "passes"
+        try:  # now, before any work: an unusable folder must not surface as a crash in the middle of a compile
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"pass cache {root}: cannot write there ({exc.strerror or exc}); give a writable folder with "
+                "--cache-dir (or EDGEC_CACHE_DIR), or pass --no-cache"
+            ) from None
 
     def scratch(self) -> Path:
         """A folder beside the pass entries for passes' own reusable intermediates (see Context.scratch)."""

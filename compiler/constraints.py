@@ -49,7 +49,10 @@ def check_tflite(model: TfliteModel, rules: Constraints, artifact: str, target: 
     summary = model.summary
     found = violations(summary, rules)
     if found:
-        raise ConstraintError(f"{artifact} cannot run on {target} ({len(found)} violation(s)): " + "; ".join(found))
+        raise ConstraintError(
+            f"{artifact} cannot run on {target} ({len(found)} violation(s)): " + "; ".join(found) + "; nothing was "
+            "written: change the model so these go away, or pick another --target"
+        )
     return {
         "ops": sorted(summary.op_counts),
         "compile_command": rules.compile_command.replace("{artifact}", artifact),

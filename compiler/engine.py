@@ -36,7 +36,8 @@ def check_chain(start_kind: str, passes: list[Pass]) -> None:
     for pass_ in passes:
         if pass_.accepts != produced:
             raise PipelineError(
-                f"pass {pass_.name!r} accepts a {pass_.accepts} model but {producer} produces a {produced} model"
+                f"pass {pass_.name!r} accepts a {pass_.accepts} model but {producer} produces a {produced} model; "
+                "reorder the passes (--pipeline) so each one gets the kind of model it accepts"
             )
         produced, producer = pass_.produces, f"pass {pass_.name!r}"
 
@@ -67,7 +68,10 @@ def run_passes(
             except EdgecError:
                 raise
             except Exception as exc:  # a converter crashed: say which pass, keep the cause chained
-                raise ToolchainError(f"pass {pass_.name!r} failed: {type(exc).__name__}: {exc}") from exc
+                raise ToolchainError(
+                    f"pass {pass_.name!r} failed: {type(exc).__name__}: {str(exc)[:300]}; re-run with --debug for "
+                    "the converter's traceback, or change the pass's options in --pipeline"
+                ) from exc
             output, modified, details = result.model, result.modified, result.details
             if cache:
                 cache.store(key, output, {**details, "_modified": modified})

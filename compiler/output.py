@@ -22,6 +22,9 @@ MANIFEST = "manifest.json"
 def check_destination(out: Path, force: bool) -> None:
     """Refuse early, before any work, when writing `out` would clobber something."""
     if not out.exists():
+        folder = next(parent for parent in out.absolute().parents if parent.exists())
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            raise InputError(f"-o {out}: cannot create it ({folder} is not a writable folder); choose another path")
         return
     if not out.is_dir():
         raise InputError(f"-o {out}: exists and is not a directory; choose another output path")
@@ -35,8 +38,11 @@ def check_destination(out: Path, force: bool) -> None:
 
 def write_build(out: Path, files: dict[str, bytes], passed: bool) -> Path:
     """Write `files` as the build at `out` (or `<out>.failed` when a failed build would replace one)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    except OSError as exc:  # the destination, not edgec: say so instead of crashing after all the work
+        raise InputError(f"{out}: cannot write there ({exc.strerror or exc}); choose a writable folder") from None
     staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a build folder is as readable as any other
     try:
         for name, data in files.items():

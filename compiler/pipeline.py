@@ -76,7 +76,8 @@ def plan_artifacts(profile: TargetProfile, overrides: Overrides, source_kind: st
         if passes[-1].produces != artifact.format:
             raise ConfigError(
                 f"target {profile.id}: artifact {artifact.name!r} is {artifact.format} but its "
-                f"pipeline ends with {passes[-1].name!r}, which produces {passes[-1].produces}"
+                f"pipeline ends with {passes[-1].name!r}, which produces {passes[-1].produces}; end the pipeline "
+                f"(--pipeline, for the onnx artifacts) with a pass that produces {artifact.format}"
             )
         plans.append(ArtifactPlan(artifact, passes, from_source))
     return plans

@@ -10,6 +10,14 @@ from .report import stages, verification_text
 from .report_trace_md import traced_summary
 
 
+def failed_checks(checks: list[dict[str, Any]]) -> str:
+    """The failed checks of a report's gate, with their numbers: the one line a command that exits 1 ends
+    with, so a CI log says why without opening the report."""
+    from .validation.gate import GateCheck
+
+    return "; ".join(GateCheck(**check).describe() for check in checks if not check["passed"])
+
+
 def summarize(report: dict[str, Any], path: Path) -> str:
     baseline, data = report["baseline"], report["data"]["evaluation"]
     verdict = "PASS" if report["gate"]["passed"] else "FAIL"

@@ -40,10 +40,16 @@ def check_artifacts(
             command = profile.constraints.compile_command.replace("{artifact}", file)
             constraints[plan.artifact.name] = {"ops": sorted(cost.graph.ops), "compile_command": command}
         if not cost.fits:
-            missed = [b.describe() for b in cost.budgets if not b.fits and b.resource != "latency"]
-            raise BudgetError(f"{file} does not fit {profile.id}: " + " | ".join(missed))
+            raise budget_error(cost, profile.id)
         costs[plan.artifact.name] = cost
     return constraints, costs
+
+
+def budget_error(cost: CostReport, target: str) -> BudgetError:
+    """Every RAM and flash budget the artifact misses, with the numbers and what to try (compile and inspect
+    refuse alike)."""
+    missed = [b.describe() for b in cost.budgets if not b.fits and b.resource != "latency"]
+    return BudgetError(f"{cost.artifact} does not fit {target}: " + " | ".join(missed))
 
 
 def latency_checks(costs: dict[str, CostReport]) -> list[GateCheck]:

@@ -27,7 +27,10 @@ def load_factory(spec: str, request: SourceRequest) -> tuple[TorchModel, SourceI
     try:
         factory = getattr(importlib.import_module(module_name), attribute)
     except ImportError as exc:
-        raise InputError(f"{spec}: cannot import {module_name!r} ({exc})") from None
+        raise InputError(
+            f"{spec}: cannot import {module_name!r} ({exc}); run edgec from the folder that holds it, or add that "
+            "folder to PYTHONPATH"
+        ) from None
     except AttributeError:
         raise InputError(f"{spec}: module {module_name!r} has no attribute {attribute!r}") from None
     try:
