@@ -2,8 +2,8 @@
 
 Both carry an `IoLayout`: how each input and output of the artifact relates to the float baseline's, so
 validation (and the device harness) can feed every runtime its own layout, e.g. NHWC where the ONNX
-baseline is NCHW. Serialized forms are deterministic (sorted tar entries, zero mtimes) so fingerprints
-only change when content does.
+baseline is NCHW. Serialized forms are deterministic (sorted tar entries, zero mtimes, no TF fingerprint file)
+so fingerprints only change when content does.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ from .kinds import Model
 
 if TYPE_CHECKING:
     from .tflite_inspect import TfliteSummary
+
+
+# TF's record of one save: content hashes plus a random uuid, so two saves of the same model differ. Nothing
+# downstream reads it (TF loads a SavedModel without it); kept, it would give every conversion a new fingerprint
+# and the passes after it (tflite) a new cache key.
+_TF_FINGERPRINT = "fingerprint.pb"
 
 
 def channels_last(rank: int) -> tuple[int, ...]:
@@ -72,7 +78,7 @@ class TfModel(_LayoutPacked):
     def from_folder(cls, folder: Path, layout: IoLayout) -> TfModel:
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as archive:
-            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            for path in sorted(p for p in folder.rglob("*") if p.is_file() and p != folder / _TF_FINGERPRINT):
                 info = tarfile.TarInfo(str(path.relative_to(folder)))
                 info.size, info.mtime, info.mode = path.stat().st_size, 0, 0o644
                 with path.open("rb") as handle:

@@ -12,8 +12,10 @@ Cross-entropy needs logits: when the graph ends with a Softmax, the loss is take
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,10 +40,14 @@ class Finetune(Pass):
     batch_size: int = 64
     seed: int = 0
     keep_zeros: bool = True  # zero weights (unstructured pruning) stay zero
+    # torch's intra-op threads while training. Its CPU kernels split reductions by thread count, so the trained
+    # weights depend on it (1 and 2 threads give different artifacts); a fixed count, not the host's cores, makes
+    # the same data give the same weights on machines with more or fewer cores. 1 was also faster on the demo.
+    threads: int = 1
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
-            raise ValueError("epochs and batch_size must be at least 1 and learning_rate positive")
+        if self.epochs < 1 or self.batch_size < 1 or self.threads < 1 or not self.learning_rate > 0:
+            raise ValueError("epochs, batch_size and threads must be at least 1 and learning_rate positive")
 
     def run(self, model: Model, ctx: Context) -> PassResult:
         import torch
@@ -69,7 +75,7 @@ class Finetune(Pass):
         )
         history: list[dict[str, float]] = []
         started = time.perf_counter()
-        with ctx.progress.counter("finetune steps", total) as counter:
+        with _torch_threads(torch, self.threads), ctx.progress.counter("finetune steps", total) as counter:
             for epoch in range(self.epochs):
                 order = torch.from_numpy(np.random.default_rng(self.seed + epoch).permutation(len(data)))
                 loss_sum, correct = 0.0, 0
@@ -113,6 +119,17 @@ class Finetune(Pass):
             "seconds": round(time.perf_counter() - started, 3),
         }
         return PassResult(OnnxModel(proto), True, details)
+
+
+@contextlib.contextmanager
+def _torch_threads(torch: Any, threads: int) -> Iterator[None]:
+    """Train on `threads` intra-op threads, then give torch back the count it had (it is process-wide)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _logits_name(proto: Any) -> str:
