@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .. import __version__  # the package root holds only its version: still compiler-free
 from .bundle import Bundle, BundleError
@@ -85,8 +85,15 @@ def _line(run: dict[str, Any]) -> str:
     return text + f", peak RSS {run['memory']['peak_rss_bytes'] / 2**20:.1f} MiB"
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse prints its usage block before an error; on a device log, as in edgec's CLI, one line says it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"harness: error: {message} (see {self.prog} --help)\n")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="edgec-harness", description=__doc__.split("\n\n")[0])
+    parser = _OneLineParser(prog="edgec-harness", description=__doc__.split("\n\n")[0])
     parser.add_argument("bundle", type=Path, help="the .bundle file made by `edgec bundle`")
     parser.add_argument("--out", type=Path, default=Path("results.json"), help="where to write results.json")
     parser.add_argument("--threads", type=int, help="runtime threads (default: the target profile's)")

@@ -192,3 +192,14 @@ def test_bounded_runs_meets_its_floors_and_stops_at_its_caps():
     bounded_runs(runner, {}, min_runs=10**9, min_seconds=5, max_seconds=0.05)  # the time cap wins
     assert 0.05 <= time.perf_counter() - started < 2.0
     assert len(bounded_runs(runner, {}, min_runs=0, min_seconds=0)) == 1  # never zero samples
+
+
+def test_harness_usage_error_is_one_line(capsys):
+    from edgec.runtimes import harness
+
+    with pytest.raises(SystemExit) as exited:
+        harness.main(["x.bundle", "--runs", "-3"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "harness: error: --runs must not be negative (see edgec-harness --help)"
+    ]
