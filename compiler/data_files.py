@@ -94,8 +94,8 @@ def open_arrays(path: Path) -> dict[str, StoredArray | np.ndarray]:
     handle = path.open("rb")
     try:
         archive = zipfile.ZipFile(handle)
-    except zipfile.BadZipFile as exc:
-        raise DataFileError(f"not a zip archive ({exc})") from None
+    except Exception as exc:  # untrusted bytes: whatever zipfile trips on, the file is not a usable archive
+        raise DataFileError(f"not a zip archive ({type(exc).__name__}: {exc})") from None
     members = archive.infolist()
     if len(members) > MAX_MEMBERS:
         raise DataFileError(f"{len(members)} members; an .npz of model inputs has a handful")
@@ -129,7 +129,7 @@ def _inflated(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
         with archive.open(info) as member:
             shutil.copyfileobj(member, spool, 1 << 20)
         spool.flush()  # rows are read with pread on the descriptor, past Python's buffer
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # CRC mismatch, truncated stream
+    except Exception as exc:  # CRC mismatch, truncated stream, encryption, an unknown compression method
         spool.close()
         raise DataFileError(f"member {info.filename!r} cannot be inflated ({exc})") from None
     return spool
@@ -145,7 +145,7 @@ def _stored(handle: IO[bytes], start: int, size: int, name: str) -> StoredArray 
         if version not in headers:
             raise ValueError(f".npy format {version[0]}.{version[1]} is not read; save with numpy.save")
         shape, fortran, dtype = headers[version](reader, max_header_size=_MAX_HEADER)
-    except (ValueError, SyntaxError, TypeError, EOFError) as exc:
+    except Exception as exc:  # numpy parses the header as a Python literal: any tokenizer error can come out
         raise DataFileError(f"{where} is not a .npy array ({' '.join(str(exc).split())[:160]})") from None
     if dtype.hasobject:
         raise DataFileError(f"{where} holds Python objects, which would need unpickling; save numeric arrays")

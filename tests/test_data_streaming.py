@@ -96,3 +96,12 @@ def test_nan_check_scans_every_chunk(tmp_path, monkeypatch):
     np.save(tmp_path / "nan.npy", values)
     with pytest.raises(InputError, match=r"contains 1 NaN/Inf"):
         load_dataset(tmp_path / "nan.npy", SPEC, "calib")
+
+
+def test_malformed_header_is_an_input_error(tmp_path):
+    """Found by bench/fuzz_loaders.py: numpy's header parser let a tokenizer error escape."""
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (3,\n"
+    path = tmp_path / "torn.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header)
+    with pytest.raises(InputError, match=r"torn\.npy: cannot read as \.npy \(the array is not a \.npy array"):
+        load_dataset(path, SPEC, "calib")
