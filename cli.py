@@ -12,6 +12,7 @@ import click
 from .cli_device import bundle_command, html_command, ingest_command, run_command
 from .cli_inspect import inspect_command
 from .cli_options import input_shape_option
+from .cli_sweep import sweep_command
 from .compiler.config import load_config_defaults
 from .compiler.errors import EdgecError, GateError, InputError
 
@@ -238,6 +239,7 @@ def report_diff(base: Path, new: Path, max_drop: float, max_latency_increase: fl
 
 cli.add_command(bundle_command)
 cli.add_command(inspect_command)
+cli.add_command(sweep_command)
 cli.add_command(run_command)
 report.add_command(ingest_command)
 report.add_command(html_command)

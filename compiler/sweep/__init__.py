@@ -1,0 +1,1 @@
+"""Sweeps: many compiles (models x targets x variants) on one executor, summarised together."""
