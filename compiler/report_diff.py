@@ -71,8 +71,8 @@ def load_report(location: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"{location}: no report.json there; give a build folder or its report.json")
     try:
-        report = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad UTF-8 or JSON, an integer too long
         raise InputError(f"{path}: not valid JSON ({exc}); give an edgec report.json") from None
     if not isinstance(report, dict) or "artifacts" not in report or "schema_version" not in report:
         raise InputError(f"{path}: not an edgec report (no schema_version/artifacts)")

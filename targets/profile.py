@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import types
 import typing
@@ -170,9 +171,9 @@ def load_profile(name_or_path: str) -> TargetProfile:
             did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise ProfileError(f"unknown target {name_or_path!r}{did_you_mean}; known targets: {', '.join(known)}")
     try:
-        table = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read profile ({exc})") from None
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad TOML or bad UTF-8
+        raise ProfileError(f"{path}: cannot read profile ({exc}); it must be a UTF-8 TOML file") from None
     return _build(TargetProfile, table, str(path))
 
 
@@ -217,6 +218,8 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         return {k: _convert(typing.get_args(hint)[1], v, f"{where}.{k}") for k, v in value.items()}
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, float) and not math.isfinite(value):  # nan fails every gate check
+        raise ProfileError(f"{where}: {value} is not a finite number")
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ProfileError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}")
     return value

@@ -13,7 +13,9 @@ onnx2tf's quirks stay in this file:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +42,17 @@ class OnnxToTf(Pass):
     def run(self, model: Model, ctx: Context) -> PassResult:
         assert isinstance(model, OnnxModel)
         import_tensorflow()
-        onnx2tf = require("onnx2tf")
+        onnx2tf, onnx2tf_limit = _onnx2tf()
         require("tf_keras").backend.clear_session()  # layer names use per-process counters: reset them so
         # converting the same model twice in one process gives the same bytes
         failure: BaseException | None = None
         tf_model: TfModel | None = None
-        with tempfile.TemporaryDirectory() as tmp, _offline(onnx2tf), captured_native_output() as output:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            _offline(onnx2tf),
+            _recursion_limit(onnx2tf_limit),
+            captured_native_output() as output,
+        ):
             folder = Path(tmp) / "saved_model"
             try:
                 keras_model = onnx2tf.convert(
@@ -88,6 +95,28 @@ def _perm(onnx_shape: tuple[Any, ...], tf_shape: tuple[Any, ...]) -> tuple[int, 
     if rank >= 3 and all(a is None or b is None or a == b for a, b in zip(moved[1:], tf_shape[1:], strict=True)):
         return candidate
     return tuple(range(rank))
+
+
+@functools.cache
+def _onnx2tf() -> tuple[Any, int]:
+    """onnx2tf, and the recursion limit its import sets (2**31 - 1), kept for its own conversions: left in
+    place, a deep recursion anywhere else in the process (a deeply nested JSON file) overflows the C stack and
+    segfaults instead of raising RecursionError."""
+    before = sys.getrecursionlimit()
+    module = require("onnx2tf")
+    wanted = sys.getrecursionlimit()
+    sys.setrecursionlimit(before)
+    return module, wanted
+
+
+@contextlib.contextmanager
+def _recursion_limit(limit: int):
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 @contextlib.contextmanager
