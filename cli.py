@@ -120,7 +120,7 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
 @click.option(
     "--search-budget", default="300,60", show_default=True, callback=_budget, help="Search limits: SECONDS[,TRIALS]."
 )
-@click.option("--cache-dir", type=click.Path(path_type=Path), help="Pass cache [~/.cache/edgec].")
+@click.option("--cache-dir", help="Pass cache: a folder or an fsspec URL shared by workers [~/.cache/edgec].")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the pass cache.")
 @click.option("--progress/--quiet", default=None, help="Show progress [on a terminal only].")
 def compile_command(

@@ -20,10 +20,10 @@ from .compiler.errors import EdgecError
 )
 @click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Local executor: compiles at a time.")
 @click.option("--address", help="Ray executor: the cluster, ray://host:10001 or auto [auto].")
-@click.option("--cache-dir", type=click.Path(path_type=Path), help="Pass cache every job shares [~/.cache/edgec].")
+@click.option("--cache-dir", help="Pass cache every job shares: a folder or an fsspec URL [~/.cache/edgec].")
 @click.option("--progress/--quiet", default=None, help="Show each job as it ends [on a terminal only].")
 def sweep_command(
-    sweep_file: Path, executor: str, jobs: int, address: str | None, cache_dir: Path | None, progress: bool | None
+    sweep_file: Path, executor: str, jobs: int, address: str | None, cache_dir: str | None, progress: bool | None
 ) -> None:
     """Compile every model x target x variant of SWEEP_FILE and write one summary (table, plot, Pareto front);
     exit 1 when a job failed (re-run to redo only those)."""

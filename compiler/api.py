@@ -63,7 +63,7 @@ class CompileOptions:
     overrides: Overrides = field(default_factory=Overrides)
     max_drop: float | None = None
     min_agreement: float | None = None
-    cache_dir: Path | None = None
+    cache_dir: str | Path | None = None  # a folder, or an fsspec URL (cache_store.py)
     use_cache: bool = True
     holdout: float = 0.2
     progress: bool | None = None

@@ -2,9 +2,9 @@
 
 An entry's key covers everything that can change the output: the input model's fingerprint, the pass name
 and options, the calibration data hash (for passes that read it), the versions of the libraries the pass
-calls, edgec's own version and the source of the pass's module. Entries are written to a temporary folder
-and renamed into place, and are verified by hash on read, so an interrupted compile can never leave an
-entry that is later trusted.
+calls, edgec's own version and the source of the pass's module. Entries are published only whole (see
+cache_store.py: a local folder or an fsspec URL) and verified by hash on read, so an interrupted compile can
+never leave an entry that is later trusted.
 """
 
 from __future__ import annotations
@@ -14,28 +14,25 @@ import hashlib
 import inspect
 import json
 import os
-import shutil
 import sys
-import tempfile
-import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .errors import ConfigError
+from .cache_store import open_store
 from .kinds import KIND_NAMES, Model, kind_class
 from .passes.base import Pass
 
-_PAYLOAD = "model.bin"
-_META = "meta.json"
-_STAGING_PREFIX = "."
-STALE_STAGING_SECONDS = 3600  # a staging folder this old belongs to a killed process, not a running one
 
-
-def default_cache_dir() -> Path:
+def default_cache_dir() -> str | Path:
+    """EDGEC_CACHE_DIR (a folder or an fsspec URL), else the user's local cache folder."""
     if env := os.environ.get("EDGEC_CACHE_DIR"):
-        return Path(env)
+        return env if "://" in env else Path(env)
+    return default_local_dir()
+
+
+def default_local_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgec"
 
 
@@ -71,36 +68,23 @@ def cache_key(pass_: Pass, model: Model, calibration_hash: str | None, training_
 
 
 class PassCache:
-    """A folder of verified pass outputs keyed by `cache_key`."""
+    """Verified pass outputs keyed by `cache_key`, in a folder or at an fsspec URL (cache_store.py)."""
 
-    def __init__(self, root: Path):
-        self.root = Path(root) / "passes"
-        try:  # now, before any work: an unusable folder must not surface as a crash in the middle of a compile
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"pass cache {root}: cannot write there ({exc.strerror or exc}); give a writable folder with "
-                "--cache-dir (or EDGEC_CACHE_DIR), or pass --no-cache"
-            ) from None
+    def __init__(self, location: str | Path):
+        self.location = str(location)
+        self._store = open_store(location)
 
     def scratch(self) -> Path:
-        """A folder beside the pass entries for passes' own reusable intermediates (see Context.scratch)."""
-        folder = self.root.parent / "scratch"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
-
-    def _entry(self, key: str) -> Path:
-        return self.root / key[:2] / key
+        """A local folder for passes' own reusable intermediates (see Context.scratch)."""
+        return self._store.scratch()
 
     def load(self, key: str) -> tuple[Model, dict[str, Any]] | None:
-        entry = self._entry(key)
-        try:
-            meta = json.loads((entry / _META).read_text())
-            payload = (entry / _PAYLOAD).read_bytes()
-        except (OSError, ValueError):
+        found = self._store.read(key)
+        if found is None:
             return None
+        meta, payload = found
         if hashlib.sha256(payload).hexdigest() != meta.get("sha256") or meta.get("kind") not in KIND_NAMES:
-            shutil.rmtree(entry, ignore_errors=True)  # torn or tampered: never trust it, recompute
+            self._store.discard(key)  # torn or tampered: never trust it, recompute
             return None
         model = kind_class(meta["kind"]).from_bytes(payload)  # type: ignore[attr-defined]
         return model, meta.get("details", {})
@@ -109,27 +93,6 @@ class PassCache:
         payload = model.to_bytes()
         if payload is None:
             return False
-        entry = self._entry(key)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_staging(entry.parent)
-        staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{key[:8]}-", dir=entry.parent))
         meta = {"kind": model.kind, "sha256": hashlib.sha256(payload).hexdigest(), "details": details}
-        (staging / _PAYLOAD).write_bytes(payload)
-        (staging / _META).write_text(json.dumps(meta, default=str))
-        try:
-            os.rename(staging, entry)
-        except OSError:  # another process stored the same content first; theirs is as good as ours
-            shutil.rmtree(staging, ignore_errors=True)
+        self._store.write(key, meta, payload)
         return True
-
-
-def _remove_stale_staging(shard: Path) -> None:
-    """A compile killed while storing leaves its staging folder behind; `load` never looks at one (entries
-    are only ever reached by their final name), so they are only litter, swept here once surely abandoned."""
-    cutoff = time.time() - STALE_STAGING_SECONDS
-    for staging in shard.glob(f"{_STAGING_PREFIX}*"):
-        try:
-            if staging.stat().st_mtime < cutoff:
-                shutil.rmtree(staging, ignore_errors=True)
-        except OSError:  # another process swept it first
-            continue

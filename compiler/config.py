@@ -42,7 +42,8 @@ def load_config_defaults(path: Path | None, commands: dict[str, set[str]]) -> di
             raise ConfigError(f"{path}: [{command}] must be a table of option = value")
         defaults[command] = {_param(key, commands[command], path, command): value for key, value in options.items()}
         for name in PATH_OPTIONS & defaults[command].keys():
-            defaults[command][name] = str(path.parent / defaults[command][name])
+            if "://" not in str(defaults[command][name]):  # a URL (--cache-dir) is not relative to anything
+                defaults[command][name] = str(path.parent / defaults[command][name])
     return defaults
 
 

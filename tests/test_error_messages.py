@@ -1,11 +1,7 @@
 """Every error edgec raises reaches the user as one line on stderr (what was wrong, where, what to do) and its
-exit code, never a traceback unless --debug asks for one.
-
-The table holds one real trigger per error class, run through the real CLI in-process (`edgec.cli.main`, as
-the console script calls it); the completeness test fails when an error class is added without a row, so a
-new error cannot ship with an untested message. Triggers are the cheapest user action that raises each class:
-errors that fire before any pass runs, and the tiny 8x8 models where a compile is needed.
-"""
+exit code, never a traceback unless --debug asks for one. One real trigger per error class runs through the
+real CLI in-process (`edgec.cli.main`); the completeness test fails when an error class is added without a row.
+Triggers are the cheapest user action that raises each class: errors before any pass runs, tiny 8x8 models."""
 
 from __future__ import annotations
 
@@ -25,6 +21,7 @@ import pytest
 
 from conftest import run_cli
 from edgec import cli
+from edgec.cli_sweep import SweepFailed
 from edgec.compiler import errors
 from edgec.compiler.constraints import ConstraintError
 from edgec.compiler.target_checks import BudgetError
@@ -74,6 +71,11 @@ def _crash(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("edgec.targets.profile.known_targets", known_targets)
 
 
+def _sweep_with_a_broken_cell(_f: Files, tmp: Path) -> list[str]:
+    (tmp / "s.toml").write_text('targets = ["host-x86"]\n[[variant]]\nname = "broken"\npipeline = "nosuch"\n')
+    return ["sweep", str(tmp / "s.toml"), "--cache-dir", str(tmp / "cache")]
+
+
 def _diff_with_missing_artifact(f: Files, tmp: Path) -> list[str]:
     """A base build with an artifact the new build lacks (as after changing --target): a regression."""
     report = json.loads((f["failed"] / "report.json").read_text())
@@ -112,7 +114,7 @@ CASES: dict[str, Case] = {
         errors.ConfigError,
         _argv("compile", "tiny", "--cache-dir", "calib"),
         2,
-        r"pass cache .*calib\.npz: cannot write there \(Not a directory\); give a writable folder with --cache-dir",
+        r"pass cache .*calib\.npz: cannot write there \(Not a directory\); give a writable folder or URL",
     ),
     "PipelineError": Case(
         errors.PipelineError,
@@ -141,6 +143,7 @@ CASES: dict[str, Case] = {
         r"drift gate failed: tiny\.int8\.onnx: estimated_latency_ms .* \(budget <= 0\.0001\) OVER BUDGET; "
         r"the build is in .*b, its report\.md says where",
     ),
+    "SweepFailed": Case(SweepFailed, _sweep_with_a_broken_cell, 1, r"1 job\(s\) failed \(demo--host-x86--broken\)"),
     "GateError (report show)": Case(
         errors.GateError,
         _argv("report", "show", "failed"),

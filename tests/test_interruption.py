@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import make_context
-from edgec.compiler.cache import STALE_STAGING_SECONDS, PassCache
+from edgec.compiler.cache import PassCache
+from edgec.compiler.cache_store import STALE_STAGING_SECONDS
 from edgec.compiler.engine import run_passes
 from edgec.compiler.passes.cleanup import Cleanup
 

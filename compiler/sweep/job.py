@@ -72,7 +72,7 @@ def _options(job: dict[str, Any]) -> Any:
         max_drop=options.pop("max-drop", None),
         search=options.pop("search", True),
         prune=parse_prune(prune) if prune else None,
-        cache_dir=_path(job.get("cache_dir")),
+        cache_dir=job.get("cache_dir"),
         progress=False,
     )
 

@@ -67,7 +67,7 @@ class Sweep:
     jobs: list[Job]
 
 
-def load_sweep(path: Path, cache_dir: Path | None) -> Sweep:
+def load_sweep(path: Path, cache_dir: str | Path | None) -> Sweep:
     """Read and check a sweep file; every job is built before anything runs, so a typo fails at once."""
     if not path.is_file():
         raise ConfigError(f"{path}: sweep file not found")
@@ -89,13 +89,20 @@ def load_sweep(path: Path, cache_dir: Path | None) -> Sweep:
             variant["name"],
             {**_model_options(model, path), **{k: v for k, v in variant.items() if k != "name"}},
             str((output / "builds" / f"{model['name']}--{target}--{variant['name']}").resolve()),
-            None if cache_dir is None else str(cache_dir.resolve()),
+            _cache_location(cache_dir),
         )
         for model in models
         for target in targets
         for variant in variants
     ]
     return Sweep(path, output.resolve(), jobs)
+
+
+def _cache_location(cache_dir: str | Path | None) -> str | None:
+    """Absolute, so a worker in another folder (or on another machine, for a URL) finds the same cache."""
+    if cache_dir is None or "://" in str(cache_dir):
+        return None if cache_dir is None else str(cache_dir)
+    return str(Path(cache_dir).resolve())
 
 
 def _tables(table: dict[str, Any], name: str, allowed: set[str], path: Path) -> list[dict[str, Any]]:

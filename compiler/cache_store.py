@@ -1,0 +1,153 @@
+"""Where the pass cache keeps its entries: a local folder, or any fsspec URL (a network path, an object store),
+so workers on several machines and later runs share each other's passes.
+
+Both publish an entry only when it is whole, and `PassCache` verifies every entry by its sha256 when read, so
+neither a killed writer nor two writers racing on one key can leave an entry that is trusted:
+- a folder entry is written into a staging folder and renamed into place (rename is atomic; the loser of a race
+  finds the name taken and drops its copy, which is identical: keys are content addresses);
+- an fsspec entry is one object (a length-prefixed JSON header, then the payload), written under a temporary
+  name and moved to its key; on an object store a put is atomic by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import ConfigError, require
+
+STALE_STAGING_SECONDS = 3600  # a staging folder this old belongs to a killed process, not a running one
+_STAGING_PREFIX = "."
+_PAYLOAD = "model.bin"
+_META = "meta.json"
+
+
+class Store(Protocol):
+    def read(self, key: str) -> tuple[dict[str, Any], bytes] | None: ...
+
+    def write(self, key: str, meta: dict[str, Any], payload: bytes) -> None: ...
+
+    def discard(self, key: str) -> None: ...
+
+    def scratch(self) -> Path: ...
+
+
+def open_store(location: str | Path) -> Store:
+    """A folder for a path or file:// URL's plain path; fsspec for any other URL (pip install fsspec, and the
+    protocol's own package, e.g. s3fs)."""
+    text = str(location)
+    if "://" in text and not text.startswith("file://"):
+        return FsspecStore(text)
+    return FolderStore(Path(text.removeprefix("file://")))
+
+
+def _unusable(location: str, exc: BaseException) -> ConfigError:
+    return ConfigError(
+        f"pass cache {location}: cannot write there ({getattr(exc, 'strerror', None) or exc}); give a writable "
+        "folder or URL with --cache-dir (or EDGEC_CACHE_DIR), or pass --no-cache"
+    )
+
+
+class FolderStore:
+    def __init__(self, root: Path):
+        self.root = root / "passes"
+        try:  # now, before any work: an unusable folder must not surface as a crash in the middle of a compile
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _unusable(str(root), exc) from None
+
+    def scratch(self) -> Path:
+        folder = self.root.parent / "scratch"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _entry(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def read(self, key: str) -> tuple[dict[str, Any], bytes] | None:
+        entry = self._entry(key)
+        try:
+            return json.loads((entry / _META).read_text()), (entry / _PAYLOAD).read_bytes()
+        except (OSError, ValueError):
+            return None
+
+    def write(self, key: str, meta: dict[str, Any], payload: bytes) -> None:
+        entry = self._entry(key)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(entry.parent)
+        staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{key[:8]}-", dir=entry.parent))
+        (staging / _PAYLOAD).write_bytes(payload)
+        (staging / _META).write_text(json.dumps(meta, default=str))
+        try:
+            os.rename(staging, entry)
+        except OSError:  # another process stored the same content first; theirs is as good as ours
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def discard(self, key: str) -> None:
+        shutil.rmtree(self._entry(key), ignore_errors=True)
+
+
+def _remove_stale_staging(shard: Path) -> None:
+    """A compile killed while storing leaves its staging folder behind; `read` never looks at one (entries
+    are only ever reached by their final name), so they are only litter, swept here once surely abandoned."""
+    cutoff = time.time() - STALE_STAGING_SECONDS
+    for staging in shard.glob(f"{_STAGING_PREFIX}*"):
+        try:
+            if staging.stat().st_mtime < cutoff:
+                shutil.rmtree(staging, ignore_errors=True)
+        except OSError:  # another process swept it first
+            continue
+
+
+class FsspecStore:
+    def __init__(self, url: str):
+        fsspec = require("fsspec", extra="compiler")
+        try:
+            self.fs, root = fsspec.core.url_to_fs(url)
+            self.root = f"{root.rstrip('/')}/passes"
+            self.fs.makedirs(self.root, exist_ok=True)
+        except Exception as exc:  # unknown protocol, missing backend package, no permission
+            raise _unusable(url, exc) from None
+        self.url = url
+
+    def scratch(self) -> Path:
+        """Passes' intermediates stay on this machine: they are cheap to redo and written often."""
+        from .cache import default_local_dir
+
+        folder = default_local_dir() / "scratch"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _entry(self, key: str) -> str:
+        return f"{self.root}/{key[:2]}/{key}.entry"
+
+    def read(self, key: str) -> tuple[dict[str, Any], bytes] | None:
+        try:
+            blob = self.fs.cat_file(self._entry(key))
+            size = int.from_bytes(blob[:8], "little")
+            return json.loads(blob[8 : 8 + size]), blob[8 + size :]
+        except (OSError, ValueError, FileNotFoundError):
+            return None
+
+    def write(self, key: str, meta: dict[str, Any], payload: bytes) -> None:
+        header = json.dumps(meta, default=str).encode()
+        blob = len(header).to_bytes(8, "little") + header + payload
+        final = self._entry(key)
+        staging = f"{self.root}/{key[:2]}/.{key[:8]}-{uuid.uuid4().hex}"
+        self.fs.makedirs(f"{self.root}/{key[:2]}", exist_ok=True)
+        self.fs.pipe_file(staging, blob)
+        try:
+            self.fs.mv(staging, final)
+        except OSError:
+            self.fs.rm_file(staging)
+
+    def discard(self, key: str) -> None:
+        with contextlib.suppress(OSError):
+            self.fs.rm_file(self._entry(key))
