@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -96,3 +97,46 @@ def make_context(calibration=None, target: str = "host-x86", training=None):
     from edgec.targets.profile import load_profile
 
     return Context(load_profile(target), calibration, Progress(enabled=False), training=training)
+
+
+# Sweeps (test_sweep.py, test_sweep_ray.py): the demo over 3 targets x 3 variants, run once locally.
+SWEEP = """
+output = "out"
+targets = ["rpi4", "host-x86", "rpi5"]
+
+[[model]]
+name = "digits"
+
+[[variant]]
+name = "int8"
+
+[[variant]]
+name = "float"
+quantize = false
+
+[[variant]]
+name = "sparse70"
+prune = "unstructured:0.7"
+search = false
+"""
+
+
+def write_sweep(folder: Path, extra: str = "") -> Path:
+    path = folder / "sweep.toml"
+    path.write_text(SWEEP + extra)
+    return path
+
+
+def deterministic(rows: list[dict]) -> list[dict]:
+    """A sweep summary's rows without the measured timings: what must not depend on the executor."""
+    from edgec.compiler.sweep.job import TIMING_KEYS
+
+    return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in rows]
+
+
+@pytest.fixture(scope="session")
+def local_sweep(tmp_path_factory, session_cache) -> tuple[Path, dict]:
+    folder = tmp_path_factory.mktemp("sweep")
+    broken = '\n[[variant]]\nname = "broken"\npipeline = "cleanup,quantise"\n'
+    done = run_cli("sweep", str(write_sweep(folder, broken)), "--jobs", "2", "--cache-dir", str(session_cache))
+    return folder, {"done": done, "summary": json.loads((folder / "out" / "summary.json").read_text())}

@@ -4,54 +4,13 @@ cell reported without stopping the rest, and a re-run that redoes only what fail
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import deterministic, run_cli, write_sweep
 from edgec.compiler.errors import ConfigError
-from edgec.compiler.sweep.job import TIMING_KEYS
 from edgec.compiler.sweep.spec import load_sweep
 from edgec.compiler.sweep.summary import summary_rows
-
-SWEEP = """
-output = "out"
-targets = ["rpi4", "host-x86", "rpi5"]
-
-[[model]]
-name = "digits"
-
-[[variant]]
-name = "int8"
-
-[[variant]]
-name = "float"
-quantize = false
-
-[[variant]]
-name = "sparse70"
-prune = "unstructured:0.7"
-search = false
-"""
-
-
-def write_sweep(folder: Path, extra: str = "") -> Path:
-    path = folder / "sweep.toml"
-    path.write_text(SWEEP + extra)
-    return path
-
-
-def deterministic(rows: list[dict]) -> list[dict]:
-    """A summary's rows without the measured timings: what must not depend on the executor."""
-    return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in rows]
-
-
-@pytest.fixture(scope="module")
-def local_sweep(tmp_path_factory, session_cache) -> tuple[Path, dict]:
-    folder = tmp_path_factory.mktemp("sweep")
-    broken = '\n[[variant]]\nname = "broken"\npipeline = "cleanup,quantise"\n'
-    done = run_cli("sweep", str(write_sweep(folder, broken)), "--jobs", "2", "--cache-dir", str(session_cache))
-    return folder, {"done": done, "summary": json.loads((folder / "out" / "summary.json").read_text())}
 
 
 def test_every_cell_is_compiled_and_summarised(local_sweep):
