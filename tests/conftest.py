@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +91,15 @@ def demo_bundle(demo_build, tmp_path_factory) -> Path:
     done = run_cli("bundle", str(demo_build.path), "-o", str(out))
     assert done.returncode == 0, done.stderr
     return out
+
+
+def zipped(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip of `members` exactly as given (names, order, method): for hand-made hostile archives."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name), data, compress_type=method)
+    return buffer.getvalue()
 
 
 def make_context(calibration=None, target: str = "host-x86", training=None):

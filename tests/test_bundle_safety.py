@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import zipped
 from edgec.runtimes import bundle
 from edgec.runtimes.bundle import Bundle, BundleError
 from edgec.runtimes.harness import main as harness_main
@@ -32,14 +33,6 @@ def npz(arrays: dict[str, np.ndarray], method: int = zipfile.ZIP_DEFLATED) -> by
         np.lib.format.write_array(buffer, array, allow_pickle=False)
         members[f"{name}.npy"] = buffer.getvalue()
     return zipped(members, method)
-
-
-def zipped(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(zipfile.ZipInfo(name), data, compress_type=method)
-    return buffer.getvalue()
 
 
 def valid_members() -> dict[str, bytes]:

@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from conftest import zipped
 from edgec.compiler.errors import InputError
 from edgec.runtimes.bundle import DATA, INDEX, BundleError
 from edgec.targets.profile import ProfileError
@@ -210,14 +211,6 @@ def npy(array: np.ndarray, rows: int | None) -> bytes:
         header = {"descr": np.lib.format.dtype_to_descr(array.dtype), "fortran_order": False, "shape": shape}
         np.lib.format.write_array_header_1_0(buffer, header)
         buffer.write(array.tobytes())
-    return buffer.getvalue()
-
-
-def zipped(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(zipfile.ZipInfo(name), data, compress_type=method)
     return buffer.getvalue()
 
 
