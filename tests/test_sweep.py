@@ -75,6 +75,6 @@ def test_front_is_computed_per_target_and_axis():
         {"runtime": "onnxruntime", "compressed_bytes": b, "estimated_latency_ms": ms, "accuracy": acc}
         for b, ms, acc in ((100, 1.0, 0.9), (50, 2.0, 0.9), (60, 0.5, 0.95), (200, 0.4, 0.80))
     ]
-    rows = summary_rows([{**result, "id": "m--t--v", "artifacts": artifacts}])
+    rows = summary_rows([{**result, "model": "m", "target": "t", "variant": "v", "artifacts": artifacts}])
     assert [r["front:compressed_bytes"] for r in rows] == [False, True, True, False]
     assert [r["front:estimated_latency_ms"] for r in rows] == [False, False, True, True]

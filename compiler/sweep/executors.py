@@ -92,10 +92,9 @@ class RayExecutor:
 
 
 def _lost(job: dict[str, Any], reason: str) -> Result:
-    from .spec import Job
+    from .job import result_head
 
-    spec = Job(**job)
-    return {"id": spec.id, "key": spec.key, "status": "failed", "error": reason}
+    return {**result_head(job), "status": "failed", "error": reason}
 
 
 def make_executor(name: str, jobs: int, address: str | None) -> Executor:

@@ -21,7 +21,7 @@ TIMING_KEYS = ("seconds", "host_p50_ms")  # differ from run to run; everything e
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Compile `job` (a Job.to_dict()) and return its result: status, verdict and one row per artifact."""
     start = time.perf_counter()
-    head = {"id": f"{job['model']}--{job['target']}--{job['variant']}", "key": _key(job)}
+    head = result_head(job)
     try:
         from ..api import compile
 
@@ -42,10 +42,12 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _key(job: dict[str, Any]) -> str:
+def result_head(job: dict[str, Any]) -> dict[str, Any]:
+    """What every result starts with, whoever produced it (the job, or an executor that lost it)."""
     from .spec import Job
 
-    return Job(**job).key
+    spec = Job(**job)
+    return {"id": spec.id, "key": spec.key, "model": spec.model, "target": spec.target, "variant": spec.variant}
 
 
 def _options(job: dict[str, Any]) -> Any:

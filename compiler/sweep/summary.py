@@ -16,8 +16,7 @@ def summary_rows(results: list[dict[str, Any]]) -> list[Row]:
     """Flatten job results (in job order) into rows; a failed job is one row with its error."""
     rows: list[Row] = []
     for result in results:
-        model, target, variant = result["id"].split("--")
-        head = {"model": model, "target": target, "variant": variant, "status": result["status"]}
+        head = {key: result[key] for key in ("model", "target", "variant", "status")}
         if result["status"] != "ok":
             rows.append({**head, "error": result.get("error", "")})
             continue
