@@ -1,4 +1,4 @@
-"""Options the compile and inspect commands share."""
+"""Options several commands share (compile, inspect, sweep)."""
 
 from __future__ import annotations
 
@@ -18,4 +18,8 @@ input_shape_option = click.option(
     multiple=True,
     callback=parse_shapes,
     help="Input shape for torch modules, e.g. 1,3,224,224 (repeat per input).",
+)
+
+cache_dir_option = click.option(
+    "--cache-dir", help="Pass cache: a folder or an fsspec URL every worker reaches [~/.cache/edgec]."
 )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .cli_options import cache_dir_option
 from .compiler.errors import EdgecError
 
 
@@ -20,7 +21,7 @@ from .compiler.errors import EdgecError
 )
 @click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Local executor: compiles at a time.")
 @click.option("--address", help="Ray executor: the cluster, ray://host:10001 or auto [auto].")
-@click.option("--cache-dir", help="Pass cache every job shares: a folder or an fsspec URL [~/.cache/edgec].")
+@cache_dir_option
 @click.option("--progress/--quiet", default=None, help="Show each job as it ends [on a terminal only].")
 def sweep_command(
     sweep_file: Path, executor: str, jobs: int, address: str | None, cache_dir: str | None, progress: bool | None

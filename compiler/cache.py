@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .cache_store import open_store
+from .cache_store import default_local_dir, is_url, open_store
 from .kinds import KIND_NAMES, Model, kind_class
 from .passes.base import Pass
 
@@ -28,12 +28,8 @@ from .passes.base import Pass
 def default_cache_dir() -> str | Path:
     """EDGEC_CACHE_DIR (a folder or an fsspec URL), else the user's local cache folder."""
     if env := os.environ.get("EDGEC_CACHE_DIR"):
-        return env if "://" in env else Path(env)
+        return env if is_url(env) else Path(env)
     return default_local_dir()
-
-
-def default_local_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgec"
 
 
 def library_versions(names: tuple[str, ...]) -> dict[str, str]:
@@ -71,7 +67,6 @@ class PassCache:
     """Verified pass outputs keyed by `cache_key`, in a folder or at an fsspec URL (cache_store.py)."""
 
     def __init__(self, location: str | Path):
-        self.location = str(location)
         self._store = open_store(location)
 
     def scratch(self) -> Path:

@@ -39,11 +39,20 @@ class Store(Protocol):
     def scratch(self) -> Path: ...
 
 
+def is_url(location: str | Path) -> bool:
+    """A cache location with a scheme (s3://, local://, file://): not a path to resolve or make relative."""
+    return "://" in str(location)
+
+
+def default_local_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgec"
+
+
 def open_store(location: str | Path) -> Store:
-    """A folder for a path or file:// URL's plain path; fsspec for any other URL (pip install fsspec, and the
-    protocol's own package, e.g. s3fs)."""
+    """A folder for a path or file:// URL's plain path; fsspec for any other URL (and the protocol's own
+    package, e.g. s3fs)."""
     text = str(location)
-    if "://" in text and not text.startswith("file://"):
+    if is_url(text) and not text.startswith("file://"):
         return FsspecStore(text)
     return FolderStore(Path(text.removeprefix("file://")))
 
@@ -115,12 +124,9 @@ class FsspecStore:
             self.fs.makedirs(self.root, exist_ok=True)
         except Exception as exc:  # unknown protocol, missing backend package, no permission
             raise _unusable(url, exc) from None
-        self.url = url
 
     def scratch(self) -> Path:
         """Passes' intermediates stay on this machine: they are cheap to redo and written often."""
-        from .cache import default_local_dir
-
         folder = default_local_dir() / "scratch"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
@@ -133,7 +139,7 @@ class FsspecStore:
             blob = self.fs.cat_file(self._entry(key))
             size = int.from_bytes(blob[:8], "little")
             return json.loads(blob[8 : 8 + size]), blob[8 + size :]
-        except (OSError, ValueError, FileNotFoundError):
+        except (OSError, ValueError):
             return None
 
     def write(self, key: str, meta: dict[str, Any], payload: bytes) -> None:

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from .cache_store import is_url
 from .errors import ConfigError
 from .registry import suggest
 
@@ -42,7 +43,7 @@ def load_config_defaults(path: Path | None, commands: dict[str, set[str]]) -> di
             raise ConfigError(f"{path}: [{command}] must be a table of option = value")
         defaults[command] = {_param(key, commands[command], path, command): value for key, value in options.items()}
         for name in PATH_OPTIONS & defaults[command].keys():
-            if "://" not in str(defaults[command][name]):  # a URL (--cache-dir) is not relative to anything
+            if not is_url(defaults[command][name]):  # a URL (--cache-dir) is not relative to anything
                 defaults[command][name] = str(path.parent / defaults[command][name])
     return defaults
 

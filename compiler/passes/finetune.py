@@ -12,10 +12,8 @@ Cross-entropy needs logits: when the graph ends with a Softmax, the loss is take
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,6 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..kinds import Model, OnnxModel
+from ..process_setting import temporarily
 from ..weight_edits import write
 from .base import Context, Pass, PassResult
 
@@ -75,7 +74,8 @@ class Finetune(Pass):
         )
         history: list[dict[str, float]] = []
         started = time.perf_counter()
-        with _torch_threads(torch, self.threads), ctx.progress.counter("finetune steps", total) as counter:
+        training_threads = temporarily(torch.get_num_threads, torch.set_num_threads, self.threads)
+        with training_threads, ctx.progress.counter("finetune steps", total) as counter:
             for epoch in range(self.epochs):
                 order = torch.from_numpy(np.random.default_rng(self.seed + epoch).permutation(len(data)))
                 loss_sum, correct = 0.0, 0
@@ -119,17 +119,6 @@ class Finetune(Pass):
             "seconds": round(time.perf_counter() - started, 3),
         }
         return PassResult(OnnxModel(proto), True, details)
-
-
-@contextlib.contextmanager
-def _torch_threads(torch: Any, threads: int) -> Iterator[None]:
-    """Train on `threads` intra-op threads, then give torch back the count it had (it is process-wide)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _logits_name(proto: Any) -> str:

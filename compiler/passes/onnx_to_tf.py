@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import ToolchainError, require
 from ..kinds import Model, OnnxModel
 from ..kinds_tf import IoLayout, TfModel, channels_last, inverse
+from ..process_setting import temporarily
 from ..quiet import captured_native_output, import_tensorflow, tail
 from .base import Context, Pass, PassResult
 
@@ -50,7 +51,7 @@ class OnnxToTf(Pass):
         with (
             tempfile.TemporaryDirectory() as tmp,
             _offline(onnx2tf),
-            _recursion_limit(onnx2tf_limit),
+            temporarily(sys.getrecursionlimit, sys.setrecursionlimit, onnx2tf_limit),
             captured_native_output() as output,
         ):
             folder = Path(tmp) / "saved_model"
@@ -107,16 +108,6 @@ def _onnx2tf() -> tuple[Any, int]:
     wanted = sys.getrecursionlimit()
     sys.setrecursionlimit(before)
     return module, wanted
-
-
-@contextlib.contextmanager
-def _recursion_limit(limit: int):
-    previous = sys.getrecursionlimit()
-    sys.setrecursionlimit(limit)
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(previous)
 
 
 @contextlib.contextmanager

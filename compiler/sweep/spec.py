@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..cache_store import is_url
 from ..errors import ConfigError
 from ..registry import suggest
 
@@ -100,7 +101,7 @@ def load_sweep(path: Path, cache_dir: str | Path | None) -> Sweep:
 
 def _cache_location(cache_dir: str | Path | None) -> str | None:
     """Absolute, so a worker in another folder (or on another machine, for a URL) finds the same cache."""
-    if cache_dir is None or "://" in str(cache_dir):
+    if cache_dir is None or is_url(cache_dir):
         return None if cache_dir is None else str(cache_dir)
     return str(Path(cache_dir).resolve())
 
