@@ -11,7 +11,7 @@ import click
 
 from .cli_device import bundle_command, html_command, ingest_command, run_command
 from .cli_inspect import inspect_command
-from .cli_options import cache_dir_option, input_shape_option
+from .cli_options import cache_dir_option, executor_options, input_shape_option
 from .cli_sweep import sweep_command
 from .compiler.config import load_config_defaults
 from .compiler.errors import EdgecError, GateError, InputError
@@ -120,6 +120,7 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
 @click.option(
     "--search-budget", default="300,60", show_default=True, callback=_budget, help="Search limits: SECONDS[,TRIALS]."
 )
+@executor_options
 @cache_dir_option
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the pass cache.")
 @click.option("--progress/--quiet", default=None, help="Show progress [on a terminal only].")

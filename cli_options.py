@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 
@@ -19,6 +22,31 @@ input_shape_option = click.option(
     callback=parse_shapes,
     help="Input shape for torch modules, e.g. 1,3,224,224 (repeat per input).",
 )
+
+
+def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--executor, --jobs, --address: where a sweep's compiles, or a search's candidates, run."""
+    for option in reversed(
+        (
+            click.option(
+                "--executor",
+                type=click.Choice(["local", "ray"]),
+                default="local",
+                show_default=True,
+                help="Where the work runs: local processes, or a Ray cluster (pip install 'edgec[ray]').",
+            ),
+            click.option(
+                "--jobs",
+                "-j",
+                type=click.IntRange(min=1),
+                help="How many at a time: a sweep's compiles, or a search's candidates [local: 1; ray: 16].",
+            ),
+            click.option("--address", help="Ray executor: the cluster, host:6379, ray://host:10001 or auto [auto]."),
+        )
+    ):
+        command = option(command)
+    return command
+
 
 cache_dir_option = click.option(
     "--cache-dir", help="Pass cache: a folder or an fsspec URL every worker reaches [~/.cache/edgec]."

@@ -6,31 +6,23 @@ from pathlib import Path
 
 import click
 
-from .cli_options import cache_dir_option
+from .cli_options import cache_dir_option, executor_options
 from .compiler.errors import EdgecError
 
 
 @click.command("sweep")
 @click.argument("sweep_file", type=click.Path(path_type=Path))
-@click.option(
-    "--executor",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Where the compiles run: local processes, or a Ray cluster (pip install 'edgec[ray]').",
-)
-@click.option("--jobs", "-j", type=int, default=1, show_default=True, help="Local executor: compiles at a time.")
-@click.option("--address", help="Ray executor: the cluster, ray://host:10001 or auto [auto].")
+@executor_options
 @cache_dir_option
 @click.option("--progress/--quiet", default=None, help="Show each job as it ends [on a terminal only].")
 def sweep_command(
-    sweep_file: Path, executor: str, jobs: int, address: str | None, cache_dir: str | None, progress: bool | None
+    sweep_file: Path, executor: str, jobs: int | None, address: str | None, cache_dir: str | None, progress: bool | None
 ) -> None:
     """Compile every model x target x variant of SWEEP_FILE and write one summary (table, plot, Pareto front);
     exit 1 when a job failed (re-run to redo only those)."""
     from .compiler.cache import default_cache_dir
+    from .compiler.executors import make_executor
     from .compiler.progress import Progress
-    from .compiler.sweep.executors import make_executor
     from .compiler.sweep.run import run_sweep
     from .compiler.sweep.spec import load_sweep
 

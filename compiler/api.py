@@ -69,6 +69,9 @@ class CompileOptions:
     progress: bool | None = None
     search: bool = True
     search_limits: SearchLimits = field(default_factory=SearchLimits)
+    executor: str = "local"  # where search candidates are built and run: "local" processes or "ray"
+    jobs: int | None = None  # candidates at a time [local: 1, so in this process; ray: RAY_DEFAULT_WIDTH]
+    address: str | None = None  # the Ray cluster [auto]
     prune: PruneRequest | None = None
     train: Path | None = None  # labelled data for fine-tuning after pruning
     recover_epochs: int = 0

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .cache import PassCache
 from .data import Dataset
 from .engine import PassRecord
+from .executors import make_executor
 from .kinds import Model, OnnxModel
 from .passes.base import Context
 from .pipeline import ArtifactPlan
@@ -113,7 +114,9 @@ def judge_for(
     reference: RunResult,
 ) -> Judge:
     limits, on_bound = options.search_limits, options.gate_on == "bound"
-    return Judge(ctx, cache, evaluation, reference, budget(profile, options), threads_for(profile), limits, on_bound)
+    executor = make_executor(options.executor, options.jobs, options.address)
+    drop_and_agreement, threads = budget(profile, options), threads_for(profile)
+    return Judge(ctx, cache, evaluation, reference, drop_and_agreement, threads, limits, on_bound, executor)
 
 
 def budget(profile: TargetProfile, options: CompileOptions) -> tuple[float, float]:

@@ -68,6 +68,9 @@ class PassCache:
 
     def __init__(self, location: str | Path):
         self._store = open_store(location)
+        # how another process or machine reaches the same cache (search workers): absolute, as their
+        # working folder is not this one's
+        self.location = str(location) if is_url(str(location)) else str(Path(location).absolute())
 
     def scratch(self) -> Path:
         """A local folder for passes' own reusable intermediates (see Context.scratch)."""

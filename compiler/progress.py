@@ -16,6 +16,11 @@ class Progress:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
 
+    def __reduce__(self) -> tuple[type[Progress], tuple[bool]]:
+        """Sent to a worker (a search candidate), it is quiet: workers' counters would interleave on one
+        terminal, and its stream does not travel."""
+        return Progress, (False,)
+
     def step(self, message: str) -> None:
         if self.enabled:
             print(f"edgec: {message} ...", file=self.stream, flush=True)

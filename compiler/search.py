@@ -20,13 +20,17 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .cache import PassCache
+from .candidates import Workbench, evaluate, pack
 from .data import Dataset
 from .engine import PassRecord, run_passes
+from .errors import ToolchainError
+from .executors import Executor, LocalExecutor
 from .kinds import Model, OnnxModel
 from .passes.base import Context, Pass
 from .passes.equalize import Equalize
@@ -34,7 +38,7 @@ from .passes.quantize import Quantize
 from .passes.tflite import Tflite
 from .pipeline import ArtifactPlan
 from .validation import gate
-from .validation.evaluate import Evaluation, RunResult, compare, run_model
+from .validation.evaluate import Evaluation, RunResult, compare
 from .validation.latency import host_latency
 from .validation.tensor_error import tensor_sqnr
 
@@ -95,6 +99,7 @@ class SearchResult:
     sensitivity: list[dict[str, Any]]
     stopped_by: str
     tensor_sqnr: list[dict[str, Any]]
+    failed: list[dict[str, Any]]  # candidates that could not be built or run, with their errors
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +109,7 @@ class SearchResult:
             "sensitivity": self.sensitivity,
             "tensor_sqnr": self.tensor_sqnr,
             "trials": [t.to_dict() for t in self.trials],
+            "failed_candidates": self.failed,
             "note": "candidates were selected on the evaluation data, so their drift is optimistic; "
             "confirm on a held-out set",
         }
@@ -121,6 +127,7 @@ class Judge:
     threads: int
     limits: SearchLimits
     on_bound: bool = False  # judge the drop's upper 95% bound, as `--gate-on bound` judges the build
+    executor: Executor = field(default_factory=LocalExecutor)  # where candidates are built and run
 
     def verdict(self, name: str, run: RunResult) -> tuple[Evaluation, bool]:
         """A candidate's evaluation and whether the build's gate would pass it."""
@@ -150,7 +157,9 @@ class _Search:
     threads: int
     limits: SearchLimits
     on_bound: bool = False
+    executor: Executor = field(default_factory=LocalExecutor)
     trials: dict[tuple[Any, ...], Trial] = field(default_factory=dict)
+    failures: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)  # candidates with no result
     prepared: dict[tuple[str, ...], tuple[Model, list[PassRecord]]] = field(default_factory=dict)
     costs: dict[tuple[str, ...], dict[str, int]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -160,7 +169,7 @@ class _Search:
         return max(i for i, p in enumerate(self.plan.passes) if isinstance(p, SELECTIVE))
 
     def exhausted(self) -> str:
-        if len(self.trials) >= self.limits.trials:
+        if len(self.trials) + len(self.failures) >= self.limits.trials:
             return f"trial budget ({self.limits.trials})"
         if time.monotonic() - self.started >= self.limits.seconds:
             return f"time budget ({self.limits.seconds:g} s)"
@@ -182,32 +191,50 @@ class _Search:
             self.costs[key] = selective.candidates(self.prepare()[0], self.ctx)
         return self.costs[key]
 
-    def trial(self, excluded: tuple[str, ...], stage: str) -> Trial:
-        nodes = tuple(sorted(excluded))
-        key = (tuple(p.spec() for p in self.plan.passes), nodes)
-        if key in self.trials:
-            return self.trials[key]
+    @property
+    def remaining(self) -> int:
+        return self.limits.trials - len(self.trials) - len(self.failures)
+
+    def trial(self, excluded: tuple[str, ...], stage: str) -> Trial | None:
+        """One candidate's trial (None when it could not be built or run: see `failures`)."""
+        return self.batch([excluded], stage)[0]
+
+    def batch(self, requests: Sequence[tuple[str, ...]], stage: str) -> list[Trial | None]:
+        """Trials keeping each request's ops float; the ones not tried before are built as one batch, in
+        parallel when the executor has several workers."""
         index = self.selective_index
-        passes = list(self.plan.passes)
-        passes[index] = dataclasses.replace(passes[index], exclude_nodes=nodes)  # type: ignore[call-arg]
+        pipeline = tuple(p.spec() for p in self.plan.passes)
+        keys = [(pipeline, tuple(sorted(excluded))) for excluded in requests]
+        todo = list(dict.fromkeys(k for k in keys if k not in self.trials and k not in self.failures))
+        if todo:
+            self._run(todo, index, stage)
+        return [self.trials.get(key) for key in keys]
+
+    def _run(self, keys: list[tuple[Any, ...]], index: int, stage: str) -> None:
         prepared, prepared_records = self.prepare()
-        model, records = run_passes(prepared, passes[index:], self.ctx, self.cache)
+        candidates = []
+        for _, nodes in keys:
+            pipeline = list(self.plan.passes)
+            pipeline[index] = dataclasses.replace(pipeline[index], exclude_nodes=nodes)  # type: ignore[call-arg]
+            candidates.append(tuple(pipeline))
         name = self.plan.artifact.name
-        run = run_model(
-            self.plan.artifact.runtime,
-            model.artifact_bytes(),
-            self.evaluation,
-            self.threads,
-            self.ctx.progress,
-            f"{name} trial {len(self.trials) + 1}",
-            getattr(model, "layout", None),
+        location = self.cache.location if self.cache else None
+        bench = Workbench(
+            pack(prepared), self.ctx, location, self.evaluation, self.plan.artifact.runtime, self.threads, name
         )
-        evaluation, passed = judged(name, self.reference, run, self.evaluation, self.budget, self.on_bound)
-        macs = self.macs() if nodes else {}
-        fraction = sum(macs.get(n, 0) for n in nodes) / (sum(macs.values()) or 1)
-        records = prepared_records + records
-        self.trials[key] = Trial(tuple(passes), nodes, evaluation, passed, fraction, None, stage, model, records)
-        return self.trials[key]
+        if len(keys) > 1:
+            self.ctx.progress.step(f"{name}: {len(keys)} {stage} trials on {self.executor.name}")
+        outcomes = evaluate(self.executor, bench, [c[index:] for c in candidates], self.cache)
+        for (key, passes), outcome in zip(zip(keys, candidates, strict=True), outcomes, strict=True):
+            nodes = key[1]
+            if outcome.run is None:
+                self.failures[key] = {"stage": stage, "float_nodes": list(nodes), "error": outcome.error}
+                continue
+            evaluation, passed = judged(name, self.reference, outcome.run, self.evaluation, self.budget, self.on_bound)
+            macs = self.macs() if nodes else {}
+            fraction = sum(macs.get(n, 0) for n in nodes) / (sum(macs.values()) or 1)
+            records = prepared_records + outcome.records
+            self.trials[key] = Trial(passes, nodes, evaluation, passed, fraction, None, stage, outcome.model, records)
 
     def latency(self, trial: Trial) -> float:
         if trial.latency_ms is None:
@@ -247,12 +274,16 @@ def search(plan: ArtifactPlan, start: Model, judge: Judge) -> SearchResult:
                 ),
             )
         stopped = state.exhausted() or "completed"
-        return SearchResult(chosen, list(state.trials.values()), sensitivity, stopped, tensors)
+        failed = list(state.failures.values())
+        return SearchResult(chosen, list(state.trials.values()), sensitivity, stopped, tensors, failed)
 
 
 def _naive_or_equalized(state: _Search) -> Trial:
     """The plain int8 trial, or the equalized one when cross-layer equalization clearly helps."""
     naive = state.trial((), "naive int8")
+    if naive is None:
+        (failure,) = state.failures.values()
+        raise ToolchainError(f"{state.plan.artifact.name}: the search cannot rebuild naive int8: {failure['error']}")
     passes = state.plan.passes
     position = next(i for i, p in enumerate(passes) if isinstance(p, SELECTIVE) or p.produces != "onnx")
     onnx_there = passes[position - 1].produces == "onnx" if position else state.start.kind == "onnx"
@@ -264,7 +295,8 @@ def _naive_or_equalized(state: _Search) -> Trial:
     if records[-1].modified:  # without an equalizable pair it is the naive model again: no trial
         state.plan = dataclasses.replace(plain, passes=(*before, *passes[position:]))
         equalized = state.trial((), "equalize")
-        if equalized.evaluation.drift["sqnr_db"] >= naive.evaluation.drift["sqnr_db"] + EQUALIZE_MIN_GAIN_DB:
+        gain = EQUALIZE_MIN_GAIN_DB
+        if equalized and equalized.evaluation.drift["sqnr_db"] >= naive.evaluation.drift["sqnr_db"] + gain:
             return equalized
     state.plan = plain
     return naive
@@ -280,16 +312,16 @@ def _tensor_sqnr(state: _Search, naive: Trial) -> list[dict[str, Any]]:
 
 
 def _sensitivity(state: _Search, naive: Trial) -> list[dict[str, Any]]:
-    """Output-SQNR gain when each compute op alone stays float, most sensitive first (None: not measured)."""
-    rows = []
+    """Output-SQNR gain when each compute op alone stays float, most sensitive first (None: not measured).
+    The ops are independent trials, so they go to the executor a batch at a time."""
     macs = state.macs()
-    for node in macs:
-        if state.exhausted():
-            rows.append({"node": node, "macs": macs[node], "sqnr_gain_db": None})
-            continue
-        alone = state.trial((node,), "sensitivity")
-        gain = alone.evaluation.drift["sqnr_db"] - naive.evaluation.drift["sqnr_db"]
-        rows.append({"node": node, "macs": macs[node], "sqnr_gain_db": round(gain, 3)})
+    nodes, gains = list(macs), dict[str, float | None]()
+    while len(gains) < len(nodes) and not state.exhausted():
+        chunk = nodes[len(gains) : len(gains) + min(state.executor.width, state.remaining)]
+        for node, alone in zip(chunk, state.batch([(n,) for n in chunk], "sensitivity"), strict=True):
+            gain = None if alone is None else alone.evaluation.drift["sqnr_db"] - naive.evaluation.drift["sqnr_db"]
+            gains[node] = None if gain is None else round(gain, 3)
+    rows = [{"node": node, "macs": macs[node], "sqnr_gain_db": gains.get(node)} for node in nodes]
     return sorted(rows, key=lambda r: (r["sqnr_gain_db"] is None, -(r["sqnr_gain_db"] or 0.0), r["macs"]))
 
 
@@ -299,7 +331,7 @@ def _greedy_then_prune(state: _Search, ranking: list[str]) -> None:
         if state.exhausted() or len(kept) + 1 >= len(state.macs()):  # all-float is not an int8 artifact
             return
         kept.append(node)
-        if state.trial(tuple(kept), "greedy").passed:
+        if _passed(state.trial(tuple(kept), "greedy")):
             break
     else:
         return
@@ -307,5 +339,9 @@ def _greedy_then_prune(state: _Search, ranking: list[str]) -> None:
         if state.exhausted():
             return
         without = tuple(n for n in kept if n != node)
-        if without and state.trial(without, "prune").passed:
+        if without and _passed(state.trial(without, "prune")):
             kept.remove(node)
+
+
+def _passed(trial: Trial | None) -> bool:
+    return trial is not None and trial.passed

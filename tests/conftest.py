@@ -27,6 +27,15 @@ def run_cli(*args: str, cwd: Path | None = None, cache: Path | None = None) -> s
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def project_registry(tmp_path_factory) -> Path:
+    """Compiles and ingests register their builds in $EDGEC_PROJECT/.edgec: a scratch project for the session,
+    never the checkout (a test that inspects a registry sets its own with monkeypatch)."""
+    folder = tmp_path_factory.mktemp("project")
+    os.environ["EDGEC_PROJECT"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
@@ -143,6 +152,13 @@ def deterministic(rows: list[dict]) -> list[dict]:
     from edgec.compiler.sweep.job import TIMING_KEYS
 
     return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in rows]
+
+
+def search_numbers(found: dict) -> dict:
+    """A fallback search's report without its timings: what must not depend on where candidates ran."""
+    trials = [{k: v for k, v in trial.items() if k != "latency_p50_ms"} for trial in found["trials"]]
+    keep = ("sensitivity", "tensor_sqnr", "failed_candidates", "passed")
+    return {"trials": trials, "chosen": found["chosen"]["float_nodes"], **{k: found[k] for k in keep}}
 
 
 @pytest.fixture(scope="session")

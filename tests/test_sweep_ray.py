@@ -1,6 +1,7 @@
-"""`edgec sweep --executor ray` on a real cluster (a head and two worker nodes on loopback, tests/ray_cluster.py):
-the same numbers as the local executor, and a worker killed mid-sweep loses only its job, which the re-run
-redoes, leaving a complete summary."""
+"""`--executor ray` on a real cluster (a head and two worker nodes on loopback, tests/ray_cluster.py): a sweep
+gives the same numbers as the local executor, and a worker killed mid-sweep loses only its job, which the
+re-run redoes, leaving a complete summary; a compile's fallback search evaluates its candidates on the
+cluster's workers with the same trials as in one process."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 from ray_cluster import RayCluster, start_cluster
 
-from conftest import deterministic, write_sweep
+from conftest import deterministic, search_numbers, write_sweep
+from edgec.compiler.api import CompileOptions, compile
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +69,22 @@ def test_a_worker_killed_mid_sweep_loses_only_its_job(cluster, local_sweep, tmp_
     assert deterministic(rows_of(tmp_path)) == deterministic(local)  # complete, and the same numbers
     reran = [json.loads(p.read_text()) for p in (tmp_path / "out" / "jobs").glob("*.json")]
     assert len(reran) == 9 and all(r["status"] == "ok" for r in reran)
+
+
+def test_a_search_on_the_cluster_gives_the_in_process_trials(cluster, digits_npz, tmp_path, session_cache):
+    source, shape = "edgec.models.hard:make_sensitive_head_digits", "1,1,8,8"
+    data = {"calib": digits_npz["calib"], "eval": digits_npz["eval"]}
+    here = compile(
+        CompileOptions(source, input_shapes=((1, 1, 8, 8),), output=tmp_path / "here", cache_dir=session_cache, **data)
+    )
+    args = [source, "--input-shape", shape, "--calib", str(data["calib"]), "--eval", str(data["eval"])]
+    args += ["-o", str(tmp_path / "ray"), "--cache-dir", str(tmp_path / "cache"), "--progress"]
+    command = [sys.executable, "-m", "edgec.cli", "compile", *args, "--executor", "ray", "--jobs", "2"]
+    done = subprocess.run(
+        cluster.command(*command, "--address", cluster.address), env=cluster.env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "sensitivity trials on ray" in done.stderr  # handed to the cluster: the head has no CPU, so workers ran them
+    (on_ray,) = json.loads((tmp_path / "ray" / "report.json").read_text())["search"].values()
+    (in_process,) = here.report["search"].values()
+    assert search_numbers(on_ray) == search_numbers(in_process) and on_ray["chosen"]["float_nodes"] == ["node_linear"]

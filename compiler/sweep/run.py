@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..executors import Executor
 from ..progress import Progress
-from .executors import Executor
 from .spec import Sweep
 from .summary import plot, render_table, summary_rows
 
