@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from .cli_builds import builds_command
 from .cli_device import bundle_command, html_command, ingest_command, run_command
 from .cli_inspect import inspect_command
 from .cli_options import cache_dir_option, executor_options, input_shape_option
@@ -97,6 +98,12 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
     "--baseline",
     type=click.Path(path_type=Path),
     help="A previous build (folder or report.json): fail when an artifact's top-1 falls beyond noise.",
+)
+@click.option(
+    "--promoted-baseline/--no-promoted-baseline",
+    default=True,
+    show_default=True,
+    help="Without --baseline, hold the build to the one promoted for this target and model (edgec builds promote).",
 )
 @click.option(
     "--baseline-max-drop",
@@ -188,7 +195,9 @@ def targets_show(target: str) -> None:
 def _summary(result: Any) -> str:
     from .compiler.summary import summarize
 
-    return summarize(result.report, result.path)
+    found = result.build_id
+    registered = f"\nregistered as build {found} (edgec builds show {found})" if found else ""
+    return summarize(result.report, result.path) + registered
 
 
 def _failed(checks: list[dict[str, Any]]) -> str:
@@ -216,8 +225,7 @@ def report_show(build: Path) -> None:
 
 
 @report.command("diff")
-@click.argument("base", type=click.Path(path_type=Path))
-@click.argument("new", type=click.Path(path_type=Path))
+@click.argument("builds", nargs=-1, required=True, metavar="[BASE] NEW", type=click.Path(path_type=Path))
 @click.option(
     "--max-drop", type=float, default=0.0, show_default=True, help="Top-1 points an artifact may lose, beyond noise."
 )
@@ -226,18 +234,29 @@ def report_show(build: Path) -> None:
     type=click.FloatRange(min=0),
     help="Percent the host median latency may rise, beyond noise [latency not gated].",
 )
-def report_diff(base: Path, new: Path, max_drop: float, max_latency_increase: float | None) -> None:
-    """Compare build NEW with BASE (folders or report.json); exit 1 on an accuracy (or, when asked, latency)
-    regression beyond noise."""
+def report_diff(builds: tuple[Path, ...], max_drop: float, max_latency_increase: float | None) -> None:
+    """Compare build NEW with BASE (folders or report.json; without BASE, the build promoted for NEW's target in
+    the build registry); exit 1 on an accuracy (or, when asked, latency) regression beyond noise."""
     from .compiler.report_diff import diff_reports, load_report, regression_checks, render_diff
 
-    found = diff_reports(load_report(base), load_report(new), max_drop, (str(base), str(new)), max_latency_increase)
+    if len(builds) > 2:
+        raise click.UsageError(f"expected [BASE] NEW, got {len(builds)} paths")
+    new, current = builds[-1], load_report(builds[-1])
+    if len(builds) == 2:
+        base, name = builds[0], str(builds[0])
+    else:
+        from .compiler.builds import promoted_folder
+
+        build_id, base = promoted_folder(current["target"]["id"], current["source"]["name"])
+        name = f"promoted build {build_id} ({base})"
+    found = diff_reports(load_report(base), current, max_drop, (name, str(new)), max_latency_increase)
     click.echo(render_diff(found))
     if found.regressed:
         checks = [dataclasses.asdict(c) for c in regression_checks(found)]
-        raise GateError(f"{new} regressed against {base}: {_failed(checks)}")
+        raise GateError(f"{new} regressed against {name}: {_failed(checks)}")
 
 
+cli.add_command(builds_command)
 cli.add_command(bundle_command)
 cli.add_command(inspect_command)
 cli.add_command(sweep_command)

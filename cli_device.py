@@ -124,5 +124,7 @@ def _ingest(results: Path, build: Path | None, label: str | None) -> None:
     found = ingest(results, build, label)
     click.echo("\n".join(device_summary(found.run)))
     click.echo(f"updated {found.build / 'report.json'} and report.html")
+    if found.registered is not None:
+        click.echo(f"recorded in the build registry against build {found.registered} (edgec builds show)")
     if not found.passed:
         raise GateError(f"{results}: the device run failed its checks: {failed_checks(found.run['checks'])}")

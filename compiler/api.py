@@ -18,6 +18,7 @@ from ..runtimes.jsonio import to_json
 from ..targets.profile import ProfileError, TargetProfile, load_profile
 from . import report as reporting
 from .build_validation import Validation, judge_for, search_failures, threads_for, validate
+from .builds.hook import promoted_baseline, register_quietly
 from .cache import PassCache, default_cache_dir
 from .compile_data import datasets, training_data
 from .data import Dataset
@@ -77,6 +78,8 @@ class CompileOptions:
     recover_epochs: int = 0
     gate_on: str = "point"  # or "bound": the upper end of the drop's 95% bootstrap interval
     baseline: Path | None = None  # a previous build (or its report.json) this one must not regress from
+    promoted_baseline: bool = True  # without `baseline`: the build promoted for this target and model, if any
+    project: Path | None = None  # whose build registry records the build [EDGEC_PROJECT, else the current folder]
     baseline_max_drop: float = 0.0  # top-1 points an artifact may lose against it, beyond noise
     baseline_max_latency_increase: float | None = None  # percent the host median may rise, beyond noise
 
@@ -86,6 +89,7 @@ class BuildResult:
     path: Path
     report: dict[str, Any]
     checks: list[gate.GateCheck]
+    build_id: str | None = None  # its id in the build registry (None when the registry could not be written)
 
     @property
     def passed(self) -> bool:
@@ -112,6 +116,7 @@ def compile(options: CompileOptions) -> BuildResult:
     out = options.output or Path("build") / f"{_source_name(options.source)}-{profile.id}"
     check_destination(out, options.force)
     previous = load_report(options.baseline) if options.baseline else None
+    baseline_name = str(options.baseline)
     if options.gate_on not in GATE_ON:
         raise ConfigError(f"gate_on must be one of {', '.join(GATE_ON)}, got {options.gate_on!r}")
     source_kind = kind_of(options.source)
@@ -129,6 +134,8 @@ def compile(options: CompileOptions) -> BuildResult:
         options.source, options.input_shapes, options.input_names, options.weights, options.trust_pickle
     )
     model, info = load_source(request)
+    if previous is None and options.promoted_baseline:
+        previous, baseline_name = _promoted_report(profile.id, info.name, options.project)
     baseline, import_records = run_passes(model, import_passes(model.kind), Context(profile, None, progress), cache)
     assert isinstance(baseline, OnnxModel)
     # 3. Data: calibration and evaluation sets, checked against the baseline's inputs.
@@ -177,8 +184,7 @@ def compile(options: CompileOptions) -> BuildResult:
     }
     regression = None
     if previous is not None:
-        assert options.baseline is not None
-        names = (str(options.baseline), str(out))
+        names = (baseline_name, str(out))
         now = {"artifacts": artifacts, "data": data_entries}
         found = diff_reports(previous, now, options.baseline_max_drop, names, options.baseline_max_latency_increase)
         regression = found.to_dict()
@@ -227,7 +233,8 @@ def compile(options: CompileOptions) -> BuildResult:
     files["report.md"] = render_markdown(report).encode()
     files["report.html"] = render_html(report).encode()
     files[MANIFEST] = to_json(reporting.manifest(report, info, files))
-    return BuildResult(write_build(out, files, report["gate"]["passed"]), report, checked.checks)
+    path = write_build(out, files, report["gate"]["passed"])
+    return BuildResult(path, report, checked.checks, register_quietly(path, options.project))
 
 
 def _artifact_files(
@@ -255,6 +262,12 @@ def _export_parity(source: Any, baseline_outputs: Any, evaluation: Dataset) -> d
     from .validation.source_parity import torch_parity
 
     return torch_parity(source, baseline_outputs, evaluation)
+
+
+def _promoted_report(target: str, model: str, project: Path | None) -> tuple[dict[str, Any] | None, str]:
+    """The report of the build promoted for this target and model (the default regression baseline), if any."""
+    found = promoted_baseline(target, model, project)
+    return (load_report(found[0]), found[1]) if found else (None, "")
 
 
 def _profile(target: str) -> TargetProfile:

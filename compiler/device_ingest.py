@@ -4,7 +4,9 @@ The device's numbers are judged where the build's are: latency against the profi
 p90, because a budget is about the slow runs), the device's accuracy drop against the build's own gate, and
 the device's outputs against the host's for the same artifact (a runtime or CPU difference, not quantization,
 so it is held to the build's agreement floor). The report keeps every run, so a device's history accumulates;
-re-ingesting the same results replaces its entry instead of adding a second.
+re-ingesting the same results replaces its entry instead of adding a second. The run is then recorded in the
+project's build registry too (re-registering the build keeps its id: ingest rewrites only the report views), so
+`edgec builds show` has the device history; a registry that cannot be written costs a warning, not the ingest.
 
 The build folder is rewritten as a whole through output.write_build, so a reader never sees a report.json
 that disagrees with its report.html or manifest.
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtimes.jsonio import to_json
+from .builds.hook import register_quietly
 from .errors import InputError
 from .output import MANIFEST, write_build
 from .report import SCHEMA_VERSION, manifest_files
@@ -35,6 +38,7 @@ RESULTS_FORMAT = 1
 class Ingested:
     build: Path
     run: dict[str, Any]
+    registered: str | None = None  # the build's id in the project's registry; None when it could not be written
 
     @property
     def passed(self) -> bool:
@@ -50,7 +54,7 @@ def ingest(results_path: Path, build: Path | None, label: str | None = None) -> 
     report = {**report, "schema_version": SCHEMA_VERSION, "device_runs": [*runs, run]}
     check_report(report, f"{results_path} merged into {build / 'report.json'}")
     rewrite_views(build, report)
-    return Ingested(build, run)
+    return Ingested(build, run, register_quietly(build))
 
 
 def rewrite_views(build: Path, report: dict[str, Any]) -> None:

@@ -154,6 +154,15 @@ def deterministic(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in rows]
 
 
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A project of the test's own: its build registry starts empty."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    monkeypatch.setenv("EDGEC_PROJECT", str(folder))
+    return folder
+
+
 def search_numbers(found: dict) -> dict:
     """A fallback search's report without its timings: what must not depend on where candidates ran."""
     trials = [{k: v for k, v in trial.items() if k != "latency_p50_ms"} for trial in found["trials"]]

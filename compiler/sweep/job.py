@@ -75,6 +75,7 @@ def _options(job: dict[str, Any]) -> Any:
         search=options.pop("search", True),
         prune=parse_prune(prune) if prune else None,
         cache_dir=job.get("cache_dir"),
+        project=Path(job["project"]),
         progress=False,
     )
 

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..builds.store import project_folder
 from ..cache_store import is_url
 from ..errors import ConfigError
 from ..registry import suggest
@@ -46,6 +47,7 @@ class Job:
     options: dict[str, Any] = field(default_factory=dict)  # model and variant keys, paths made absolute
     output: str = ""
     cache_dir: str | None = None
+    project: str = field(default_factory=lambda: str(project_folder()))  # whose registry records the builds
 
     @property
     def id(self) -> str:
