@@ -22,7 +22,7 @@ import numpy as np
 from .cache import PassCache
 from .data import Dataset, Rows
 from .engine import PassRecord, run_passes
-from .errors import EdgecError
+from .errors import failure_line
 from .executors import Executor, Lost
 from .kinds import Model, kind_class
 from .passes.base import Context, Pass
@@ -37,11 +37,11 @@ class Workbench:
 
     start: Packed
     ctx: Context
-    cache: str | None  # the cache's location, reached from each worker
     evaluation: Dataset
     runtime: str
     threads: int
     label: str
+    cache: str | None = None  # where workers reach the pass cache (set when the bench is shipped)
 
 
 @dataclass
@@ -67,7 +67,10 @@ def evaluate(
     """Build and run `candidates`: here when there is one (or one worker), else through the executor."""
     if len(candidates) == 1 or executor.width == 1:
         return [build_and_run(bench, passes, cache) for passes in candidates]
-    portable = replace(bench, ctx=_portable_context(bench.ctx), evaluation=portable_dataset(bench.evaluation))
+    location = cache.location if cache else None
+    portable = replace(
+        bench, ctx=_portable_context(bench.ctx), evaluation=portable_dataset(bench.evaluation), cache=location
+    )
     results = executor.map(build_and_run, portable, list(candidates))
     return [Outcome(error=r.reason) if isinstance(r, Lost) else r for r in results]
 
@@ -84,10 +87,8 @@ def build_and_run(bench: Workbench, passes: tuple[Pass, ...], cache: PassCache |
         layout = getattr(model, "layout", None)
         data = model.artifact_bytes()
         run = run_model(bench.runtime, data, bench.evaluation, bench.threads, ctx.progress, bench.label, layout)
-    except EdgecError as exc:
-        return Outcome(error=f"{type(exc).__name__}: {' '.join(str(exc).split())}")
     except Exception as exc:  # a converter crash in one candidate is that candidate's failure
-        return Outcome(error=f"internal error: {type(exc).__name__}: {exc}")
+        return Outcome(error=failure_line(exc))
     return Outcome(pack(model), records, run, seconds=round(time.perf_counter() - started, 3))
 
 

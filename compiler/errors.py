@@ -51,6 +51,14 @@ class RemoteError(EdgecError):
     exit_code = 5
 
 
+def failure_line(exc: Exception) -> str:
+    """One unit of work's failure as one line, for a result that carries it (a sweep job, a search candidate)
+    instead of ending the run: edgec's own errors by class, anything else marked as internal."""
+    if isinstance(exc, EdgecError):
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def require(module: str, extra: str = "compiler"):
     """Import `module` or raise a MissingDependencyError telling which extra installs it."""
     import importlib

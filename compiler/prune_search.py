@@ -89,8 +89,7 @@ def auto_prune(request: PruneRequest, plan: ArtifactPlan, baseline: Model, judge
             passes = list(plan.passes)
             passes[position] = build_pass(request.at(amount))
             candidates.append(tuple(passes))
-        location = judge.cache.location if judge.cache else None
-        bench = Workbench(pack(baseline), ctx, location, evaluation, plan.artifact.runtime, threads, plan.artifact.name)
+        bench = Workbench(pack(baseline), ctx, evaluation, plan.artifact.runtime, threads, plan.artifact.name)
         points: list[CurvePoint | None] = []
         for amount, outcome in zip(amounts, evaluate(judge.executor, bench, candidates, judge.cache), strict=True):
             if outcome.run is None:

@@ -169,7 +169,7 @@ class _Search:
         return max(i for i, p in enumerate(self.plan.passes) if isinstance(p, SELECTIVE))
 
     def exhausted(self) -> str:
-        if len(self.trials) + len(self.failures) >= self.limits.trials:
+        if self.remaining <= 0:
             return f"trial budget ({self.limits.trials})"
         if time.monotonic() - self.started >= self.limits.seconds:
             return f"time budget ({self.limits.seconds:g} s)"
@@ -218,10 +218,8 @@ class _Search:
             pipeline[index] = dataclasses.replace(pipeline[index], exclude_nodes=nodes)  # type: ignore[call-arg]
             candidates.append(tuple(pipeline))
         name = self.plan.artifact.name
-        location = self.cache.location if self.cache else None
-        bench = Workbench(
-            pack(prepared), self.ctx, location, self.evaluation, self.plan.artifact.runtime, self.threads, name
-        )
+        runtime = self.plan.artifact.runtime
+        bench = Workbench(pack(prepared), self.ctx, self.evaluation, runtime, self.threads, name)
         if len(keys) > 1:
             self.ctx.progress.step(f"{name}: {len(keys)} {stage} trials on {self.executor.name}")
         outcomes = evaluate(self.executor, bench, [c[index:] for c in candidates], self.cache)

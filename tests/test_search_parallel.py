@@ -118,7 +118,7 @@ def test_a_candidate_that_does_not_build_is_an_outcome_with_its_error(tiny_onnx,
     from edgec.compiler.passes.tflite import Tflite
 
     evaluation = Dataset({"image": tiny_data}, None, "tiny")
-    bench = Workbench(pack(tiny_onnx[0]), make_context(), None, evaluation, "litert", 1, "tiny")
+    bench = Workbench(pack(tiny_onnx[0]), make_context(), evaluation, "litert", 1, "tiny")
     outcome = build_and_run(bench, (Tflite(),))  # a tflite pass cannot take an ONNX model
     assert outcome.run is None and outcome.packed is None
     assert outcome.error.startswith("PipelineError: pass 'tflite' accepts a tf model")

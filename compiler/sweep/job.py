@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import EdgecError
+from ..errors import failure_line
 
 TIMING_KEYS = ("seconds", "host_p50_ms")  # differ from run to run; everything else in a result must not
 
@@ -26,10 +26,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         from ..api import compile
 
         build = compile(_options(job))
-    except EdgecError as exc:
-        return {**head, "status": "failed", "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
-    except Exception as exc:  # a bug or a converter crash: still this cell's result, not the sweep's end
-        return {**head, "status": "failed", "error": f"internal error: {type(exc).__name__}: {exc}"}
+    except Exception as exc:  # a bug or a converter crash too: still this cell's result, not the sweep's end
+        return {**head, "status": "failed", "error": failure_line(exc)}
     report = build.report
     return {
         **head,
