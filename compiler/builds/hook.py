@@ -35,14 +35,14 @@ def promoted_baseline(target: str, model: str, project: Path | None = None) -> t
     """(folder, name) of the build promoted for `target` when it is a build of `model`: the baseline a compile
     is held to unless told otherwise. None when there is none; a registry that cannot be read costs a warning,
     not the compile, and the warning says the regression check did not run."""
-    from .promotion import promoted
+    from .promotion import baseline_for
     from .registry import live_folder
     from .store import registry_path
 
     registry = registry_path(project)
     try:
-        current = promoted(target, registry)
-        if current is None or current.model != model:
+        current = baseline_for(target, model, registry)
+        if current is None:
             return None
         return live_folder(current.id, registry), f"promoted build {current.id}"
     except (EdgecError, OSError) as exc:

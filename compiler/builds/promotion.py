@@ -70,12 +70,19 @@ def promoted(target: str, registry: Path | None = None) -> BuildRecord | None:
     return get_build(stack[-1], registry) if stack else None
 
 
-def promoted_folder(target: str, model: str, registry: Path | None = None) -> tuple[str, Path]:
-    """(id, folder) of `target`'s promoted build: the default baseline a new build of `model` for that target is
-    held to (a build of another model has other artifacts: no baseline for it)."""
+def baseline_for(target: str, model: str, registry: Path | None = None) -> BuildRecord | None:
+    """`target`'s promoted build when it is a build of `model`: the default baseline a new build of `model` for
+    that target is held to (a build of another model has other artifacts: no baseline for it)."""
     current = promoted(target, registry)
-    if current is None or current.model != model:
-        promoted_now = "" if current is None else f" (build {current.id} of {current.model} is)"
+    return current if current is not None and current.model == model else None
+
+
+def promoted_folder(target: str, model: str, registry: Path | None = None) -> tuple[str, Path]:
+    """(id, folder) of `baseline_for(target, model)`; an error naming what is promoted when there is none."""
+    current = baseline_for(target, model, registry)
+    if current is None:
+        other = promoted(target, registry)
+        promoted_now = "" if other is None else f" (build {other.id} of {other.model} is)"
         raise InputError(
             f"{target}: no build of {model} is promoted to compare against{promoted_now}; give BASE, or "
             f"`edgec builds promote ID --target {target}` first"
