@@ -1,0 +1,111 @@
+"""Artifacts run in the target's aarch64 runtime builds under qemu-user (edgec.compiler.emulator).
+
+Needs the emulator folder (`python -m edgec.compiler.emulator setup`, which .ci/run does); without it these
+tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgec.compiler.emulator import find, run_emulated, status
+from edgec.compiler.emulator.cores import pick
+from edgec.compiler.emulator.sysroot import pins
+from edgec.compiler.errors import ToolchainError
+
+needs_emulator = pytest.mark.skipif(find() is None, reason=f"aarch64 emulator not set up: {status()}")
+RNG = np.random.default_rng(7)
+
+
+def sqnr_db(reference: np.ndarray, test: np.ndarray) -> float:
+    noise = np.sum((reference.astype(np.float64) - test) ** 2)
+    return float(10 * np.log10(np.sum(reference.astype(np.float64) ** 2) / max(noise, 1e-30)))
+
+
+def float_conv_model() -> bytes:
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = RNG.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32)
+    bias = RNG.normal(0, 0.1, 8).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c"], ["y"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 8, 8, 8])],
+        [numpy_helper.from_array(weight, "w"), numpy_helper.from_array(bias, "b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def int8_qdq(float_model: bytes, calibration: np.ndarray, tmp_path) -> bytes:
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.rows = iter([{"x": calibration[i : i + 8]} for i in range(0, len(calibration), 8)])
+
+        def get_next(self):
+            return next(self.rows, None)
+
+    (tmp_path / "float.onnx").write_bytes(float_model)
+    quantize_static(
+        str(tmp_path / "float.onnx"),
+        str(tmp_path / "int8.onnx"),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+    )
+    return (tmp_path / "int8.onnx").read_bytes()
+
+
+@needs_emulator
+def test_int8_qdq_conv_runs_in_emulated_onnxruntime(tmp_path):
+    from edgec.runtimes import open_runner
+
+    x = RNG.normal(0, 1, (16, 3, 8, 8)).astype(np.float32)
+    float_model = float_conv_model()
+    reference = open_runner("onnxruntime", float_model).run({"x": x})[0]
+    run = run_emulated("cortex-a72", "onnxruntime", int8_qdq(float_model, x, tmp_path), {"x": x}, threads=1)
+    assert run.runtime_version == pins()["onnxruntime"]
+    assert run.qemu_cpu == "cortex-a72" and "aarch64" in run.cpu and "0xd08" in run.cpu
+    assert run.outputs[0].shape == reference.shape
+    assert sqnr_db(reference, run.outputs[0]) > 30
+
+
+@needs_emulator
+def test_tflite_model_runs_in_emulated_litert():
+    import tensorflow as tf
+
+    weight = RNG.normal(0, 0.5, (6, 4)).astype(np.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 6], tf.float32)])
+    def dense(x):
+        return tf.nn.relu(tf.matmul(x, weight))
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([dense.get_concrete_function()])
+    x = RNG.normal(0, 1, (10, 6)).astype(np.float32)
+    run = run_emulated("cortex-a76", "litert", converter.convert(), {"x": x}, threads=2, batch_size=4)
+    assert run.runtime_version == f"ai_edge_litert {pins()['ai-edge-litert']}"
+    np.testing.assert_allclose(run.outputs[0], np.maximum(x @ weight, 0), rtol=1e-4, atol=1e-5)
+
+
+@needs_emulator
+def test_a_runtime_failure_is_one_clear_error():
+    with pytest.raises(ToolchainError, match=r"emulated onnxruntime on cortex-a72 failed: .*(Fail|INVALID|Invalid)"):
+        run_emulated("cortex-a72", "onnxruntime", b"not an onnx model", {"x": np.zeros((1, 2), np.float32)})
+
+
+def test_cores_map_to_what_qemu_models():
+    assert pick("cortex-a72") == (pick("cortex-a72")[0], "")
+    core, note = pick("cortex-a78ae")
+    assert core.qemu == "cortex-a76" and "closest" in note
+    assert pick("cortex-a72 host + Edge TPU")[0].qemu == "cortex-a72"
+    with pytest.raises(ToolchainError, match="not an aarch64 application core"):
+        run_emulated("cortex-m4f", "litert", b"", {"x": np.zeros(1)})
