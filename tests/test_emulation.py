@@ -109,3 +109,21 @@ def test_cores_map_to_what_qemu_models():
     assert pick("cortex-a72 host + Edge TPU")[0].qemu == "cortex-a72"
     with pytest.raises(ToolchainError, match="not an aarch64 application core"):
         run_emulated("cortex-m4f", "litert", b"", {"x": np.zeros(1)})
+
+
+def test_find_rejects_a_missing_partial_or_stale_folder(tmp_path, monkeypatch):
+    import json
+
+    from edgec.compiler.emulator import sysroot
+
+    monkeypatch.setattr(sysroot.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    assert sysroot.find(tmp_path / "none") is None
+    partial = tmp_path / "partial"
+    (partial / "sysroot" / "usr" / "bin").mkdir(parents=True)
+    (partial / "sysroot" / "usr" / "bin" / f"python{sysroot.PYTHON}").write_text("")
+    assert sysroot.find(partial) is None and "no emulator" in sysroot.status(partial)
+    stale = {**sysroot.wanted_marker(), "packages": {"onnxruntime": "0.0.1"}}
+    (partial / "marker.json").write_text(json.dumps(stale))
+    assert sysroot.find(partial) is None and "stale" in sysroot.status(partial)
+    (partial / "marker.json").write_text(json.dumps(sysroot.wanted_marker()))
+    assert sysroot.find(partial) is not None
