@@ -125,6 +125,11 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
     help="When int8 breaks the budget, search for the fewest layers to keep in float.",
 )
 @click.option(
+    "--emulate/--no-emulate",
+    default=None,
+    help="Validate aarch64 targets' artifacts on their emulated core [when the emulator is set up].",
+)
+@click.option(
     "--search-budget", default="300,60", show_default=True, callback=_budget, help="Search limits: SECONDS[,TRIALS]."
 )
 @executor_options

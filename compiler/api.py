@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import __version__
 from ..runtimes import metrics
+from ..runtimes.cpu_features import host_cpu
 from ..runtimes.jsonio import to_json
 from ..targets.profile import ProfileError, TargetProfile, load_profile
 from . import report as reporting
@@ -69,6 +70,9 @@ class CompileOptions:
     holdout: float = 0.2
     progress: bool | None = None
     search: bool = True
+    # validate aarch64 targets' artifacts on their emulated core: None when the emulator is set up
+    # (and EDGEC_EMULATION is not "off"), True insists, False keeps every run on this host
+    emulate: bool | None = None
     search_limits: SearchLimits = field(default_factory=SearchLimits)
     executor: str = "local"  # where search candidates are built and run: "local" processes or "ray"
     jobs: int | None = None  # candidates at a time [local: 1, so in this process; ray: RAY_DEFAULT_WIDTH]
@@ -196,9 +200,11 @@ def compile(options: CompileOptions) -> BuildResult:
             "id": profile.id,
             "description": profile.description,
             "threads": profile.threads,
+            "isa": profile.isa_family,
             "quantization": dataclasses.asdict(profile.quantization),
         },
         "source": dataclasses.asdict(info),
+        "host": host_cpu().to_dict(),  # the machine every host-measured number here came from
         "data": data_entries,
         "baseline": {
             "file": BASELINE_FILE,

@@ -19,6 +19,7 @@ from .progress import Progress
 from .search import Judge, search, unsearchable
 from .validation import gate
 from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
+from .validation.kernels import final_route, host_kernel_row, run_route
 
 if TYPE_CHECKING:
     from ..targets.profile import TargetProfile
@@ -50,17 +51,17 @@ def validate(
     threads = threads_for(profile)
     runs, evaluations = {}, []
     for plan, artifact, _ in built:
-        name = plan.artifact.name
-        runs[name] = run_model(
-            plan.artifact.runtime,
-            artifact.artifact_bytes(),
-            evaluation,
-            threads,
-            progress,
-            name,
-            getattr(artifact, "layout", None),
-        )
-        evaluations.append(compare(name, reference, runs[name], evaluation.labels, statistics=True))
+        name, layout = plan.artifact.name, getattr(artifact, "layout", None)
+        route = final_route(profile, plan.artifact.runtime, plan.precision, options.emulate)
+        runs[name] = run_route(route, artifact.artifact_bytes(), evaluation, threads, progress, name, layout)
+        found = compare(name, reference, runs[name], evaluation.labels, statistics=True)
+        found.kernels = route.to_dict()
+        if route.source != "host":
+            here = run_model(
+                plan.artifact.runtime, artifact.artifact_bytes(), evaluation, threads, progress, name, layout
+            )
+            found.host_kernels = host_kernel_row(compare(name, reference, here, evaluation.labels), found)
+        evaluations.append(found)
     int8 = [(plan.artifact.name, runs[plan.artifact.name]) for plan, _, _ in built if plan.precision == "int8"]
     cross = [cross_format(a, b) for i, a in enumerate(int8) for b in int8[i + 1 :]]
     max_drop, min_agreement = budget(profile, options)

@@ -27,6 +27,7 @@ from .pipeline import ArtifactPlan
 from .prune_request import PruneRequest
 from .registry import build_pass
 from .search import Judge
+from .validation.kernels import search_route
 from .validation.latency import host_latency
 
 REFINEMENTS = 2
@@ -89,7 +90,8 @@ def auto_prune(request: PruneRequest, plan: ArtifactPlan, baseline: Model, judge
             passes = list(plan.passes)
             passes[position] = build_pass(request.at(amount))
             candidates.append(tuple(passes))
-        bench = Workbench(pack(baseline), ctx, evaluation, plan.artifact.runtime, threads, plan.artifact.name)
+        runtime = search_route(ctx.profile, plan.artifact.runtime, plan.precision).runtime
+        bench = Workbench(pack(baseline), ctx, evaluation, runtime, threads, plan.artifact.name)
         points: list[CurvePoint | None] = []
         for amount, outcome in zip(amounts, evaluate(judge.executor, bench, candidates, judge.cache), strict=True):
             if outcome.run is None:

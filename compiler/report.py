@@ -102,6 +102,7 @@ def manifest(report: dict[str, Any], info: SourceInfo, files: dict[str, bytes]) 
     return {
         "edgec_version": report["edgec_version"],
         "target": report["target"]["id"],
+        "host": report.get("host"),
         "inputs": {
             "model": {"location": info.location, "sha256": info.sha256},
             "calibration": report["data"]["calibration"].get("sha256"),

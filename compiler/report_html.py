@@ -14,6 +14,7 @@ from typing import Any
 from .report import verification_text
 from .report_device import check_text, device_table
 from .report_format import num, pct
+from .report_kernels import host_kernels_text, kernels_text
 from .report_plots import PLOTS
 
 STYLE = """
@@ -76,11 +77,16 @@ def _provenance(report: dict[str, Any]) -> str:
         ("target", f"{report['target']['id']}: {report['target']['description']}"),
         *((name, _data(entry)) for name, entry in data.items() if entry),
         ("float baseline", f"{report['baseline']['file']} in {report['baseline']['runtime']}"),
+        *((("built on", _host(report["host"])),) if report.get("host") else ()),
         ("edgec", f"{report['edgec_version']} (report schema {report['schema_version']})"),
         ("tools", ", ".join(f"{k} {v}" for k, v in report["tools"].items())),
         ("built in", f"{report['seconds']:.1f} s"),
     ]
     return _table(["", ""], [[_e(k), _e(v)] for k, v in rows])
+
+
+def _host(host: dict[str, Any]) -> str:
+    return f"{host['model']} ({host['family']}: {', '.join(host['features']) or '-'}; {host['cores']} cores)"
 
 
 def _data(entry: dict[str, Any]) -> str:
@@ -154,6 +160,9 @@ def _artifact_detail(art: dict[str, Any]) -> str:
         f"<h2>{_e(art['file'])}</h2>",
         f"<p>{_e(verification_text(art))}. Pipeline: <code>{_e(art['pipeline'])}</code></p>",
     ]
+    origin = [text for text in (kernels_text(art["evaluation"]), host_kernels_text(art["evaluation"])) if text]
+    if origin:
+        parts.append(f"<p>{_e('; '.join(origin))}.</p>")
     trace = art.get("trace") or {}
     if trace.get("passes"):
         head = ["stage", "runtime", "top-1", "drop (points)", "this step (points)", "agreement", "SQNR (dB)"]

@@ -9,6 +9,7 @@ from .report_cost import cost_markdown
 from .report_device import device_markdown
 from .report_drift_md import drift_lines
 from .report_format import num, pct
+from .report_kernels import kernels_markdown
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -53,6 +54,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"\nTarget constraints for `{name}`: met ({len(facts['ops'])} op types, all allowed)."
             + (f" Next: `{facts['compile_command']}`." if facts["compile_command"] else "")
         )
+    lines += kernels_markdown(report)
     lines += cost_markdown(report)
     lines += drift_lines(report)
     lines += _pruning_lines(report)

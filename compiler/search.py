@@ -39,6 +39,7 @@ from .passes.tflite import Tflite
 from .pipeline import ArtifactPlan
 from .validation import gate
 from .validation.evaluate import Evaluation, RunResult, compare
+from .validation.kernels import search_route
 from .validation.latency import host_latency
 from .validation.tensor_error import tensor_sqnr
 
@@ -218,7 +219,7 @@ class _Search:
             pipeline[index] = dataclasses.replace(pipeline[index], exclude_nodes=nodes)  # type: ignore[call-arg]
             candidates.append(tuple(pipeline))
         name = self.plan.artifact.name
-        runtime = self.plan.artifact.runtime
+        runtime = search_route(self.ctx.profile, self.plan.artifact.runtime, self.plan.precision).runtime
         bench = Workbench(pack(prepared), self.ctx, self.evaluation, runtime, self.threads, name)
         if len(keys) > 1:
             self.ctx.progress.step(f"{name}: {len(keys)} {stage} trials on {self.executor.name}")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .report import stages, verification_text
+from .report_kernels import host_kernels_text, kernels_text
 from .report_trace_md import traced_summary
 
 
@@ -45,9 +46,11 @@ def summarize(report: dict[str, Any], path: Path) -> str:
         )
         sqnr = ev["drift"]["sqnr_db"]
         accuracy_text = f"{verification_text(art)}, " + accuracy_text
+        origin = ", ".join(filter(None, [kernels_text(ev), host_kernels_text(ev)]))
         lines.append(
             f"  {art['file']}: {art['size_bytes'] / 1024:.1f} KiB ({art['size_ratio']:.2f}x float), "
             f"{accuracy_text}agreement {100 * ev['drift']['agreement']:.2f}%, SQNR {sqnr:.1f} dB{_latency(art)}"
+            + (f"; {origin}" if origin else "")
         )
     failed = {c["artifact"] for c in report["gate"]["checks"] if not c["passed"]}
     lines += [line for art in report["artifacts"] if art["name"] in failed and (line := traced_summary(art))]
@@ -100,4 +103,7 @@ def _noise(evaluation: dict[str, Any]) -> str:
 
 def _latency(art: dict[str, Any]) -> str:
     latency = art.get("latency")
-    return f", host p50 {latency['p50_ms']:.3f} ms" if latency else ""
+    if not latency:
+        return ""
+    isa = f" ({latency['isa']})" if latency.get("isa") else ""
+    return f", host{isa} p50 {latency['p50_ms']:.3f} ms"

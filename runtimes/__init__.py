@@ -15,10 +15,15 @@ if TYPE_CHECKING:
 
 RUNNERS: dict[str, str] = {
     "onnxruntime": "edgec.runtimes.onnxruntime_runner:OnnxRuntimeRunner",
+    "onnxruntime-exact": "edgec.runtimes.onnxruntime_runner:OnnxRuntimeExactRunner",  # QDQ math, ISA-free
     "litert": "edgec.runtimes.litert_runner:LiteRtRunner",
 }
 # the pip package each runtime comes from (a device venv installs these; a missing one is named by them)
-RUNTIME_PACKAGES: dict[str, str] = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert"}
+RUNTIME_PACKAGES: dict[str, str] = {
+    "onnxruntime": "onnxruntime",
+    "onnxruntime-exact": "onnxruntime",
+    "litert": "ai-edge-litert",
+}
 
 
 def open_runner(runtime: str, model: bytes | str | Path, threads: int = 1) -> Runner:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..runtimes.cpu_features import host_cpu, isa_family
+
 PROFILE_DIR = Path(__file__).parent
 
 
@@ -151,6 +153,14 @@ class TargetProfile:
     cost: Cost | None = None  # without it there is no latency estimate; RAM and flash are still checked
     published: dict[str, float] = field(default_factory=dict)
     unverified: tuple[str, ...] = ()
+    host: bool = False  # "this machine": the cpu facts are read from the build host when the profile loads
+    extends: str = ""  # the family profile this one was merged onto (resolved: "host" names the detected one)
+
+    @property
+    def isa_family(self) -> str:
+        """The int8 kernel family of the target's CPU (runtimes/cpu_features.py): numbers measured on a host of
+        another family do not stand for this device."""
+        return isa_family(self.cpu.arch, self.cpu.features)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -161,20 +171,67 @@ def known_targets() -> list[str]:
 
 
 def load_profile(name_or_path: str) -> TargetProfile:
-    """Load a profile by target id (a file in targets/) or by a path to a user's TOML file."""
+    """Load a profile by target id (a file in targets/) or by a path to a user's TOML file.
+
+    `extends = "NAME"` merges the file onto another profile (tables merge key by key, lists and values
+    replace); `extends = "host"` names the x86 family profile of this build machine's CPU, and `host = true`
+    replaces the cpu facts with the ones read from it, so `host-x86` describes the machine it runs on."""
+    path = _profile_path(name_or_path)
+    table = _merged_table(path, [])
+    if table.get("host") is True:
+        table["cpu"] = {**table.get("cpu", {}), **_detected_cpu()}
+    return _build(TargetProfile, table, str(path))
+
+
+def host_family_profile() -> str:
+    """The x86 family profile that describes this machine's int8 kernels (x86-avx2 where VNNI is absent, and
+    on a non-x86 host, whose x86 target can only be a guess: the family that is safe everywhere)."""
+    return "x86-vnni" if host_cpu().family == "x86-vnni" else "x86-avx2"
+
+
+def _profile_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
-    if path.suffix != ".toml":
-        path = PROFILE_DIR / f"{name_or_path}.toml"
-        if not path.is_file():
-            known = known_targets()
-            hint = difflib.get_close_matches(name_or_path, known, n=1)
-            did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ProfileError(f"unknown target {name_or_path!r}{did_you_mean}; known targets: {', '.join(known)}")
+    if path.suffix == ".toml":
+        return path
+    path = PROFILE_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = known_targets()
+        hint = difflib.get_close_matches(name_or_path, known, n=1)
+        did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise ProfileError(f"unknown target {name_or_path!r}{did_you_mean}; known targets: {', '.join(known)}")
+    return path
+
+
+def _merged_table(path: Path, seen: list[Path]) -> dict[str, Any]:
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad TOML or bad UTF-8
         raise ProfileError(f"{path}: cannot read profile ({exc}); it must be a UTF-8 TOML file") from None
-    return _build(TargetProfile, table, str(path))
+    parent = table.get("extends")
+    if parent is None:
+        return table
+    if not isinstance(parent, str) or not parent:
+        raise ProfileError(f'{path}: extends must name a target profile, e.g. extends = "x86-avx2"')
+    resolved = host_family_profile() if parent == "host" else parent
+    parent_path = _profile_path(resolved) if "/" not in resolved else path.parent / resolved
+    if parent_path.resolve() in seen or parent_path.resolve() == path.resolve():
+        raise ProfileError(f"{path}: extends {parent!r} loops back to itself")
+    merged = _merge(_merged_table(parent_path, [*seen, path.resolve()]), table)
+    merged["extends"] = resolved
+    return merged
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        both_tables = isinstance(value, dict) and isinstance(base.get(key), dict)
+        merged[key] = _merge(base[key], value) if both_tables else value
+    return merged
+
+
+def _detected_cpu() -> dict[str, Any]:
+    facts = host_cpu()
+    return {"arch": facts.arch, "core": facts.model, "cores": facts.cores, "features": list(facts.features)}
 
 
 def _build(cls: type, table: Any, where: str) -> Any:

@@ -15,6 +15,10 @@ import pytest
 
 TESTS = Path(__file__).parent
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Compiles in the suite judge Arm targets' ONNX artifacts on exact QDQ arithmetic (any host, same numbers);
+# emulating the target core costs seconds per artifact and has its own tests (test_emulation.py), which
+# ask for it explicitly. Subprocess compiles inherit this.
+os.environ.setdefault("EDGEC_EMULATION", "off")
 
 
 def run_cli(*args: str, cwd: Path | None = None, cache: Path | None = None) -> subprocess.CompletedProcess:

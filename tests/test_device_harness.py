@@ -59,7 +59,13 @@ def test_harness_measures_the_demo_bundle_without_the_compiler(device_results, d
         assert accuracy["accuracy"] >= 0.97 and abs(accuracy["drop_points"]) <= 1.0
         # same runtime and kernels on this machine as on the host: device vs host outputs match bit for bit
         assert accuracy["vs_host"]["identical_fraction"] == 1.0
-        assert 30 < accuracy["vs_float"]["sqnr_db"] < 60  # int8 error is there, against the float model
+        # int8 error is there, against the float model, and it is this machine's: where the build judged the
+        # artifact on other kernels (rpi4 is Arm), the host's own numbers are the ones the "device" measures
+        evaluation = artifact["evaluation"]
+        here = (evaluation["host_kernels"] or {}).get("sqnr_db", evaluation["drift"]["sqnr_db"])
+        assert 10 < accuracy["vs_float"]["sqnr_db"] < 60 and accuracy["vs_float"]["sqnr_db"] == pytest.approx(
+            here, abs=1.5
+        )
     tflite = device_results["runs"][1]["kernels"]
     assert tflite["delegate"]["name"] == "XNNPACK" and tflite["delegate"]["partitions"] >= 1
     assert "QLinearConv@CPU" in device_results["runs"][0]["kernels"]["kernels"]

@@ -11,7 +11,7 @@ from edgec.compiler.data import Dataset
 from edgec.compiler.errors import InputError, ToolchainError
 from edgec.compiler.passes.quantize import Quantize
 from edgec.runtimes import metrics
-from edgec.runtimes.onnxruntime_runner import OnnxRuntimeRunner
+from edgec.runtimes.onnxruntime_runner import OnnxRuntimeExactRunner, OnnxRuntimeRunner
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,8 @@ def test_every_calibration_method_stays_close_to_float(tiny_onnx, calibration, t
     model, _ = tiny_onnx
     result = Quantize(calibration=method).run(model, make_context(calibration))
     reference = OnnxRuntimeRunner(model.to_bytes()).run({"image": tiny_data})[0]
-    quantized = OnnxRuntimeRunner(result.model.to_bytes()).run({"image": tiny_data})[0]
+    # the QDQ model's own arithmetic, not this host's int8 kernels (AVX2-only x86 saturates: validation/kernels.py)
+    quantized = OnnxRuntimeExactRunner(result.model.to_bytes()).run({"image": tiny_data})[0]
     assert metrics.sqnr_db(reference, quantized) > 20, method  # int8 on a tiny conv net: ~30 dB
     assert metrics.agreement(reference, quantized) >= 0.9
 

@@ -43,6 +43,10 @@ class Evaluation:
     drift: dict[str, float] = field(default_factory=dict)
     # bootstrap intervals, per-class deltas, flips, worst samples (validation/statistics.py); None in search trials
     statistics: dict[str, Any] | None = None
+    # whose kernels produced these numbers (validation/kernels.py KernelRoute.to_dict); None in search trials
+    kernels: dict[str, Any] | None = None
+    # the build host's own kernels, when they are not the ones above: their drift, and whether it diverges
+    host_kernels: dict[str, Any] | None = None
 
 
 def run_model(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...runtimes import open_runner
+from ...runtimes.cpu_features import host_cpu
 from ...runtimes.device_env import cpu_name
 from ...runtimes.layout import artifact_inputs
 from ...runtimes.timing import bounded_runs, latency_record, time_runs
@@ -35,6 +36,7 @@ def host_latency(model: Model, runtime: str, data: Dataset, threads: int, max_ru
     return {
         "where": "host",
         "cpu": cpu_name(),
+        "isa": host_cpu().family,  # a host figure: the device's own comes from the harness
         "runtime": f"{runner.runtime} {runner.version}",
         "threads": runner.threads,
         "batch": 1,
