@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 RUNNERS: dict[str, str] = {
     "onnxruntime": "edgec.runtimes.onnxruntime_runner:OnnxRuntimeRunner",
     "litert": "edgec.runtimes.litert_runner:LiteRtRunner",
+    "tflm": "edgec.runtimes.tflm_runner:TflmRunner",
 }
 # the pip package each runtime comes from (a device venv installs these; a missing one is named by them)
-RUNTIME_PACKAGES: dict[str, str] = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert"}
+RUNTIME_PACKAGES: dict[str, str] = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert", "tflm": "tflite-micro"}
 
 
 def open_runner(runtime: str, model: bytes | str | Path, threads: int = 1) -> Runner:
