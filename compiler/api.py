@@ -22,6 +22,7 @@ from .build_validation import Validation, judge_for, search_failures, threads_fo
 from .builds.hook import promoted_baseline, register_quietly
 from .cache import PassCache, default_cache_dir
 from .compile_data import datasets, training_data
+from .cost.measured_arena import with_measured_arena
 from .data import Dataset
 from .engine import PassRecord, check_chain, run_passes
 from .errors import ConfigError
@@ -176,7 +177,7 @@ def compile(options: CompileOptions) -> BuildResult:
         plan.artifact.name: {
             "latency": host_latency(artifact, plan.artifact.runtime, evaluation, threads),
             "trace": tracer.artifact(plan, starts[plan.artifact.name], artifact, records, kept, found),
-            "cost": costs[plan.artifact.name].to_dict(),
+            "cost": with_measured_arena(costs[plan.artifact.name].to_dict(), plan.artifact.runtime, artifact),
         }
         for (plan, artifact, records), found in zip(built, checked.evaluations, strict=True)
     }

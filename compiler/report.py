@@ -36,6 +36,7 @@ TOOLS = (
     "onnx2tf",
     "tf2onnx",
     "ai-edge-litert",
+    "tflite-micro",
 )
 
 

@@ -30,6 +30,16 @@ def cost_markdown(report: dict[str, Any]) -> list[str]:
             f"{art['latency']['p50_ms']:.3g} ms |"
         )
     for art in rows:
+        measured = art["cost"].get("arena_measured")
+        if measured:  # a TFLite Micro artifact: the arena its interpreter really needed, beside the estimate
+            ratio = art["cost"]["arena_measured_ratio"]
+            lines.append(
+                f"\n`{art['file']}` tensor arena measured in {measured['runtime']}: "
+                f"{size_text(measured['minimum_bytes'])} (planned {size_text(measured['planned_bytes'])} + "
+                f"persistent {size_text(measured['persistent_bytes'])}) against the estimate "
+                f"{size_text(measured['estimate_bytes'])}{'' if ratio is None else f', ratio {ratio:.2f}'} "
+                "(host build: 64-bit pointers, reference kernels)."
+            )
         for budget in art["cost"]["budgets"]:
             largest = ", ".join(
                 f"`{c['name']}` {amount_text(c['amount'], budget['unit'])}" for c in budget["contributors"]

@@ -17,12 +17,14 @@ RUNNERS: dict[str, str] = {
     "onnxruntime": "edgec.runtimes.onnxruntime_runner:OnnxRuntimeRunner",
     "onnxruntime-exact": "edgec.runtimes.onnxruntime_runner:OnnxRuntimeExactRunner",  # QDQ math, ISA-free
     "litert": "edgec.runtimes.litert_runner:LiteRtRunner",
+    "tflm": "edgec.runtimes.tflm_runner:TflmRunner",
 }
 # the pip package each runtime comes from (a device venv installs these; a missing one is named by them)
 RUNTIME_PACKAGES: dict[str, str] = {
     "onnxruntime": "onnxruntime",
     "onnxruntime-exact": "onnxruntime",
     "litert": "ai-edge-litert",
+    "tflm": "tflite-micro",
 }
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from . import RUNNERS, RUNTIME_PACKAGES, metrics, open_runner
 from .bundle import Bundle, BundleArtifact, EvalSubset, artifact_member
 from .jsonio import to_json
-from .kernels import litert_kernels, onnxruntime_kernels
+from .kernels import litert_kernels, onnxruntime_kernels, tflm_kernels
 from .layout import artifact_inputs
 from .memory import current_rss_bytes, peak_rss_bytes, reset_peak
 from .runner import Runner, run_batched
@@ -76,6 +76,7 @@ def measure(bundle: Bundle, artifact: BundleArtifact, settings: Settings) -> dic
             "start_rss_bytes": start_rss,
             "model_peak_rss_bytes": peak - start_rss if windowed and start_rss is not None else None,
             "method": "VmHWM after clear_refs" if windowed else "getrusage maxrss (whole process)",
+            "arena_used_bytes": getattr(runner, "arena_used_bytes", None),  # TFLite Micro's tensor arena
         },
         "kernels": kernels,
         "accuracy": accuracy,
@@ -124,6 +125,8 @@ def _kernels(
 ) -> dict[str, Any]:
     if artifact.runtime == "litert":
         return litert_kernels(runner.interpreter, artifact.int8)  # type: ignore[attr-defined]
+    if artifact.runtime == "tflm":
+        return tflm_kernels(runner.ops, artifact.int8)  # type: ignore[attr-defined]
     return onnxruntime_kernels(model, feeds, threads, artifact.int8)
 
 

@@ -97,3 +97,19 @@ def litert_kernels(interpreter: Any, int8: bool) -> dict[str, Any]:
         "delegate": {"name": "XNNPACK", "partitions": partitions} if partitions else None,
         "fast_path": bool(partitions) and (not floats or not int8),
     }
+
+
+def tflm_kernels(ops: list[tuple[str, bool]], int8: bool) -> dict[str, Any]:
+    """TFLite Micro has no delegate: every op runs the kernel the firmware links (CMSIS-NN, ESP-NN or the
+    reference), and those libraries accelerate integer ops only. The fast path of an int8 artifact is integer
+    compute ops with no float one left; `ops` is the plan as (builtin name, first input is an integer)."""
+    plan = Counter(name for name, _ in ops)
+    integer = sum(1 for name, is_int in ops if name in TFLITE_COMPUTE and is_int)
+    floats = sorted(name for name, is_int in ops if name in TFLITE_COMPUTE and not is_int)
+    return {
+        "kernels": dict(sorted(plan.items())),
+        "int8_kernels": integer,
+        "float_compute_kernels": floats,
+        "delegate": None,
+        "fast_path": (integer > 0 and not floats) if int8 else True,
+    }

@@ -112,7 +112,7 @@ class Artifact:
 
     def __post_init__(self) -> None:
         _choice(f"artifacts[{self.name}].format", self.format, ("onnx", "tflite"))
-        _choice(f"artifacts[{self.name}].runtime", self.runtime, ("onnxruntime", "litert"))
+        _choice(f"artifacts[{self.name}].runtime", self.runtime, ("onnxruntime", "litert", "tflm"))
 
 
 @dataclass(frozen=True)
