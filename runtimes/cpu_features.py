@@ -81,3 +81,9 @@ def _cpuinfo() -> tuple[str, set[str]]:
     except OSError:
         pass
     return model, flags
+
+
+if __name__ == "__main__":  # `python3 runtimes/cpu_features.py`: CI's first line says which host ran it
+    facts = host_cpu()
+    flags = ", ".join(facts.features)
+    print(f"host: {facts.model}, {facts.arch}, {facts.cores} cores, int8 family {facts.family} ({flags})")

@@ -33,6 +33,7 @@ COMMON = [
 class RayCluster:
     holder: subprocess.Popen
     temp_dir: str
+    netns: str  # the namespace's identity, read once: the holder may be gone (a ^C reaches it too) when we stop
 
     @property
     def address(self) -> str:
@@ -48,12 +49,11 @@ class RayCluster:
 
     def pids(self) -> list[int]:
         """Every process in the cluster's namespace but the holder."""
-        mine = os.readlink(f"/proc/{self.holder.pid}/ns/net")
         found = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit() and int(entry.name) != self.holder.pid:
                 try:
-                    if os.readlink(entry / "ns" / "net") == mine:
+                    if os.readlink(entry / "ns" / "net") == self.netns:
                         found.append(int(entry.name))
                 except OSError:
                     continue
@@ -71,22 +71,27 @@ class RayCluster:
         raise TimeoutError(f"no {title} on node 1 within {timeout} s")
 
     def stop(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pid in self.pids():
-                try:
-                    os.kill(pid, sig)
-                except ProcessLookupError:
-                    continue
-            time.sleep(1.0)
-        self.holder.kill()
-        self.holder.wait()
-        shutil.rmtree(self.temp_dir, ignore_errors=True)
+        """Kill every process left in the namespace, on every path: after the tests, or after a start that
+        failed or was interrupted half way (the daemons started so far outlive the holder otherwise)."""
+        try:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                for pid in self.pids():
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        continue
+                if self.pids():
+                    time.sleep(1.0)
+        finally:
+            self.holder.kill()
+            self.holder.wait()
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
 def start_cluster() -> RayCluster:
     holder = subprocess.Popen(["unshare", "-n", "sleep", "infinity"])
-    time.sleep(0.2)
-    cluster = RayCluster(holder, tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: socket paths max 108 bytes
+    netns = _namespace_of(holder)
+    cluster = RayCluster(holder, tempfile.mkdtemp(prefix="ray", dir="/tmp"), netns)  # short: socket paths <= 108 B
     try:
         _run(cluster, "ip", "link", "set", "lo", "up")
         head = ["--head", f"--port={PORT}", "--num-cpus=0", "--include-dashboard=false"]
@@ -105,6 +110,24 @@ def start_cluster() -> RayCluster:
         cluster.stop()
         raise
     return cluster
+
+
+def _namespace_of(holder: subprocess.Popen, timeout: float = 10) -> str:
+    """The holder's network namespace once `unshare` has moved it there (it differs from ours)."""
+    ours = os.readlink("/proc/self/ns/net")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = os.readlink(f"/proc/{holder.pid}/ns/net")
+        except OSError:
+            found = ours
+        if found != ours:
+            return found
+        if holder.poll() is not None:
+            raise RuntimeError(f"unshare -n exited with {holder.returncode}: no network namespace for the cluster")
+        time.sleep(0.05)
+    holder.kill()
+    raise RuntimeError("unshare -n did not enter a network namespace within 10 s")
 
 
 def _run(cluster: RayCluster, *args: str) -> None:

@@ -123,6 +123,8 @@ class _Guard:
         self.unshare = ["unshare", "-n"] if _works(["unshare", "-n", "true"]) else []
         self.strace = _works(["strace", *TRACE, "-o", os.devnull, "true"])
         for tool, works in (("unshare -n", self.unshare), ("strace", self.strace)):
+            if not works and os.environ.get("CI") == "true":  # CI installs both (.ci/run): a missing one is a failure
+                raise AssertionError(f"{tool} does not work here: the offline proof cannot hold without it")
             if not works:
                 warnings.warn(f"{tool} is not available here: the offline test runs without that guard", stacklevel=2)
 

@@ -23,8 +23,10 @@ from edgec.compiler.api import CompileOptions, compile
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[RayCluster]:
     started = start_cluster()
-    yield started
-    started.stop()
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 def sweep(cluster: RayCluster, path: Path, cache: Path) -> subprocess.Popen:
