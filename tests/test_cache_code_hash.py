@@ -40,7 +40,9 @@ KEY_SCRIPT = textwrap.dedent(
 def package_copy(tmp_path) -> Path:
     """The edgec package (the repository root) copied to tmp_path/site/edgec."""
     target = tmp_path / "site" / "edgec"
-    ignore = shutil.ignore_patterns(".venv", ".git", "tests", "bench", "docs", "build", "__pycache__", "*.egg-info")
+    ignore = shutil.ignore_patterns(
+        ".venv", ".git", ".mypy", "tests", "bench", "docs", "build", "__pycache__", "*.egg-info"
+    )
     shutil.copytree(PACKAGE_ROOT, target, ignore=ignore)
     return target
 

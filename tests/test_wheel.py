@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # builds and installs the wheel, then compiles the demo from it
-SKIP = (".venv", ".git", "build", "*.egg-info", "__pycache__", "results", ".edgec", ".pytest_cache", ".ruff_cache")
+SKIP = (".venv", ".git", ".mypy", "build", "*.egg-info", "__pycache__", "results", ".edgec", ".pytest_cache")
 IMPORT_ALL = """
 import importlib, pkgutil, sys
 import edgec

@@ -196,7 +196,10 @@ def _conv_input_means(model: OnnxModel, ctx: Context, batch: int) -> dict[str, n
     means = conv_input_means(model, ctx.calibration, batch)
     if path is not None:
         buffer = io.BytesIO()
-        np.savez(buffer, **means)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
+        # Any: numpy's stubs let a ** key be savez's allow_pickle (a bool, a recent parameter); passing
+        # allow_pickle itself would save it as an array under an older numpy, such as a device may have
+        arrays: dict[str, Any] = means
+        np.savez(buffer, **arrays)
         write_scratch(path, buffer.getvalue())
     return means
 
