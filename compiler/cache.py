@@ -1,8 +1,9 @@
-"""Content-addressed cache of pass outputs (DESIGN.md principle 7).
+"""Content-addressed cache of pass outputs (docs/design.md principle 7).
 
 An entry's key covers everything that can change the output: the input model's fingerprint, the pass name
 and options, the calibration data hash (for passes that read it), the versions of the libraries the pass
-calls, edgec's own version and the source of the pass's module. Entries are published only whole (see
+calls, edgec's own version and the source of the pass's module and of every edgec module it imports,
+transitively (code_hash.py). Entries are published only whole (see
 cache_store.py: a local folder or an fsspec URL) and verified by hash on read, so an interrupted compile can
 never leave an entry that is later trusted.
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 from .. import __version__
 from .cache_store import default_local_dir, is_url, open_store
+from .code_hash import PACKAGE, code_hash
 from .kinds import KIND_NAMES, Model, kind_class
 from .passes.base import Pass
 
@@ -43,8 +45,11 @@ def library_versions(names: tuple[str, ...]) -> dict[str, str]:
 
 
 @functools.cache
-def code_hash(module_name: str) -> str:
-    """Hash of the module that defines a pass: editing a pass invalidates its entries even within one version."""
+def pass_code_hash(module_name: str) -> str:
+    """Hash of the code a pass runs: editing a pass, or any edgec module it imports, invalidates its entries
+    even within one version. A pass defined outside edgec is keyed by its own module's source."""
+    if module_name.startswith(f"{PACKAGE}."):
+        return code_hash(module_name)
     source = inspect.getsourcefile(sys.modules[module_name])
     return hashlib.sha256(Path(source).read_bytes()).hexdigest() if source else "unknown"
 
@@ -52,7 +57,7 @@ def code_hash(module_name: str) -> str:
 def cache_key(pass_: Pass, model: Model, calibration_hash: str | None, training_hash: str | None = None) -> str:
     material = {
         "edgec": __version__,
-        "code": code_hash(type(pass_).__module__),
+        "code": pass_code_hash(type(pass_).__module__),
         "pass": pass_.name,
         "config": pass_.config(),
         "input": model.fingerprint,

@@ -7,11 +7,16 @@ neither a killed writer nor two writers racing on one key can leave an entry tha
   finds the name taken and drops its copy, which is identical: keys are content addresses);
 - an fsspec entry is one object (a length-prefixed JSON header, then the payload), written under a temporary
   name and moved to its key; on an object store a put is atomic by itself.
+
+Scratch entries (passes' reusable intermediates: calibration ranges, conv means, calibrated TFLite models) live
+in a local folder, named by a key that covers what they are computed from and the code hash of the module
+computing them (code_hash.py); each file starts with its payload's sha256, checked when read (`read_scratch`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -21,6 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
+from .code_hash import code_hash
 from .errors import ConfigError, require
 
 STALE_STAGING_SECONDS = 3600  # a staging folder this old belongs to a killed process, not a running one
@@ -46,6 +52,39 @@ def is_url(location: str | Path) -> bool:
 
 def default_local_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgec"
+
+
+def scratch_path(folder: Path | None, name: str, material: str, module: str) -> Path | None:
+    """Where a scratch intermediate called `name` is kept in `folder` (None: nowhere), keyed by `material`
+    (what it is computed from) and the code hash of `module`, the module that computes it."""
+    if folder is None:
+        return None
+    key = hashlib.sha256(f"{material}:{code_hash(module)}".encode()).hexdigest()
+    return folder / f"{name}-{key}.entry"
+
+
+def read_scratch(path: Path | None) -> bytes | None:
+    """A scratch entry's payload, or None when absent, torn or tampered (then it is removed: never trusted)."""
+    if path is None:
+        return None
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    digest, newline, payload = blob.partition(b"\n")
+    if not newline or hashlib.sha256(payload).hexdigest().encode() != digest:
+        path.unlink(missing_ok=True)
+        return None
+    return payload
+
+
+def write_scratch(path: Path | None, payload: bytes) -> None:
+    """Publish a scratch entry whole (a temporary file renamed into place) with its sha256 first."""
+    if path is None:
+        return
+    fresh = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fresh.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    os.replace(fresh, path)
 
 
 def open_store(location: str | Path) -> Store:

@@ -1,7 +1,7 @@
 """Device-side runners: load an artifact, run it, time it. numpy plus one runtime, never the compiler.
 
 The compiler validates artifacts through these same runners, so "it passed on the host" and "it runs on the
-device" are one code path (DESIGN.md principle 4).
+device" are one code path (docs/design.md principle 4).
 """
 
 from __future__ import annotations

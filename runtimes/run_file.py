@@ -15,6 +15,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,10 @@ def main(folder: Path) -> int:
         layout = IoLayout.from_dict(request["layout"]) if request.get("layout") else None
         outputs = run_batched(runner, inputs, batch_size=int(request.get("batch_size", 64)), layout=layout)
         ran = time.perf_counter()
-        np.savez(folder / "outputs.npz", **{f"output_{i}": o for i, o in enumerate(outputs)})
+        # Any: numpy's stubs let a ** key be savez's allow_pickle (a bool, a recent parameter); passing
+        # allow_pickle itself would save it as an array under an older numpy, such as a device may have
+        arrays: dict[str, Any] = {f"output_{i}": o for i, o in enumerate(outputs)}
+        np.savez(folder / "outputs.npz", **arrays)
         result.update(
             runtime_version=runner.version,
             numpy_version=np.__version__,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPY_IGNORE = shutil.ignore_patterns(".venv", "build", "*.egg-info", "__pycache__", "tests", "bench", ".git")
+COPY_IGNORE = shutil.ignore_patterns(".venv", "build", "*.egg-info", "__pycache__", "tests", "bench", ".git", ".mypy")
 
 
 def make_venv(folder: Path, *requirements: str) -> Path:

@@ -91,7 +91,7 @@ def test_requantizing_reuses_calibration_ranges(tiny_onnx, calibration, tmp_path
     ctx = make_context(calibration)
     ctx.scratch = tmp_path
     Quantize().run(model, ctx)
-    assert len(list(tmp_path.glob("ranges-*.json"))) == 1
+    assert len(list(tmp_path.glob("ranges-*.entry"))) == 1
 
     def no_calibration(self):
         raise AssertionError("calibration ran again")

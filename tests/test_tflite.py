@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 
 import pytest
 import torch
 
 from conftest import make_context
+from edgec.compiler.cache_store import read_scratch
 from edgec.compiler.data import Dataset
 from edgec.compiler.errors import InputError, ToolchainError
 from edgec.compiler.kinds import TorchModel
@@ -83,12 +85,15 @@ def test_integer_io_needs_full_integer_mode():
         Tflite(mode="int8", io="int8", exclude_nodes=("x",))
 
 
-def test_selective_quantization_keeps_exactly_the_named_op_float(tiny_tf, calibration, reference):
-    ctx = make_context(calibration)
+def test_selective_quantization_keeps_exactly_the_named_op_float(tiny_tf, calibration, reference, tmp_path):
+    ctx = dataclasses.replace(make_context(calibration), scratch=tmp_path)  # the calibrated model is kept there
     candidates = Tflite().candidates(tiny_tf, ctx)
     assert sorted(candidates.values()) == [8 * 8 * 8 * 9, 512 * 10]  # the 3x3 conv to 8 channels; the linear
     kept = min(candidates, key=candidates.get)
     artifact = Tflite(exclude_nodes=(kept,)).run(tiny_tf, ctx).model
+    (entry,) = tmp_path.glob("calibrated-*.entry")
+    assert read_scratch(entry) is not None  # published whole, with its sha256
+    assert Tflite(exclude_nodes=(kept,)).run(tiny_tf, ctx).model.flatbuffer == artifact.flatbuffer  # reused
     summary = artifact.summary
     computed = {summary.tensors[op.outputs[0]].name: op.name for op in summary.ops}
     float_ops = {op.name for op in summary.ops if summary.tensors[op.outputs[0]].dtype == "float32"}

@@ -67,7 +67,10 @@ def run_emulated(
         _package_copy(work / "pkg")
         model_name = "model" + MODEL_SUFFIX[runtime]
         (work / model_name).write_bytes(model)
-        np.savez(work / "inputs.npz", **{name: np.asarray(array) for name, array in inputs.items()})
+        # Any: numpy's stubs let a ** key be savez's allow_pickle (a bool, a recent parameter); passing
+        # allow_pickle itself would save it as an array under an older numpy, such as a device may have
+        arrays: dict[str, Any] = {name: np.asarray(array) for name, array in inputs.items()}
+        np.savez(work / "inputs.npz", **arrays)
         request = {
             "runtime": runtime,
             "model": model_name,

@@ -1,6 +1,6 @@
 """float32 -> float16 inside an ONNX graph, float32 at its edges: for GPUs whose fast path is fp16.
 
-Jetson Nano's Maxwell GPU runs fp16 at twice its fp32 rate and has no useful int8 path (TARGETS.md), so its
+Jetson Nano's Maxwell GPU runs fp16 at twice its fp32 rate and has no useful int8 path (docs/targets.md), so its
 artifact is fp16 rather than int8. TensorRT's `--fp16` would pick fp16 kernels from a float32 file too;
 converting the file first halves what ships and lets the host measure fp16's drift before the device does.
 

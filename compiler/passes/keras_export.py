@@ -1,7 +1,7 @@
 """Keras 3 -> ONNX (the float baseline) and Keras 3 -> TensorFlow SavedModel (the native route to TFLite).
 
 Both use Keras's own `model.export`: its ONNX path (through tf2onnx) handles conv, depthwise and dense layers
-with errors around 1e-8 (TOOLCHAIN.md item 7), while `tf2onnx.convert.from_keras` fails on Keras 3 models.
+with errors around 1e-8 (docs/toolchain.md item 7), while `tf2onnx.convert.from_keras` fails on Keras 3 models.
 Keras models are channels-last, so the layout is the identity for both.
 """
 

@@ -8,17 +8,18 @@ cache key and report both show exactly which scheme was used. ORT's `extra_optio
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..bias_correction import conv_input_means, correct_biases
+from ..cache_store import read_scratch, scratch_path, write_scratch
 from ..data import Dataset
 from ..errors import InputError, ToolchainError, require
 from ..kinds import Model, OnnxModel
@@ -89,7 +90,11 @@ class Quantize(Pass):
             source, target = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
             onnx.save(model.proto, source)
             fresh_ranges = os.path.join(tmp, "ranges.json")
-            reuse = ranges is not None and _readable_json(ranges)
+            kept = read_scratch(ranges)  # verified by its sha256; handed to ORT as a copy
+            reuse = kept is not None and _is_json(kept)
+            if kept is not None and reuse:
+                with open(fresh_ranges, "wb") as handle:
+                    handle.write(kept)
             if self.calibration == "mse" and not reuse:
                 _save_ranges(mse_ranges(model, ctx.calibration, batch, counter.update), fresh_ranges, quantization)
             quantization.quantize_static(
@@ -104,10 +109,11 @@ class Quantize(Pass):
                 calibrate_method=methods[self.calibration],
                 nodes_to_exclude=list(self.exclude_nodes),
                 extra_options=self._extra_options(),
-                calibration_cache_path=ranges if reuse else fresh_ranges,
+                calibration_cache_path=fresh_ranges,
             )
             if ranges is not None and not reuse:
-                os.replace(fresh_ranges, ranges)  # atomic: a torn ranges file is never read
+                with open(fresh_ranges, "rb") as handle:
+                    write_scratch(ranges, handle.read())  # published whole: a torn ranges file is never read
             output = OnnxModel(onnx.load(target))
         details = _qdq_summary(output)
         if self.bias_correction:
@@ -118,7 +124,7 @@ class Quantize(Pass):
         """The compute nodes `exclude_nodes` can keep in float, with their MACs."""
         return node_macs(model)
 
-    def _ranges_path(self, model: OnnxModel, ctx: Context) -> str | None:
+    def _ranges_path(self, model: OnnxModel, ctx: Context) -> Path | None:
         """Where this model's calibration ranges are kept, so re-quantizing with other exclusions (the
         fallback search) reuses them instead of calibrating again. Keyed by all that changes the ranges but
         the exclusions: with bias correction, keeping a conv float (uncorrected) moves its outputs' ranges by
@@ -127,7 +133,7 @@ class Quantize(Pass):
             return None
         scheme = f"{self.calibration}:{self.percentile}:{self.bias_correction}"
         material = f"{model.fingerprint}:{ctx.calibration.sha256}:{scheme}:{_ort_version()}"
-        return str(ctx.scratch / f"ranges-{hashlib.sha256(material.encode()).hexdigest()}.json")
+        return scratch_path(ctx.scratch, "ranges", material, __name__)
 
     def _extra_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -178,20 +184,23 @@ COMPUTE_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 def _conv_input_means(model: OnnxModel, ctx: Context, batch: int) -> dict[str, np.ndarray]:
     """Bias correction's statistics, kept in the scratch folder so the search's trials compute them once."""
     assert ctx.calibration is not None
-    path = None
-    if ctx.scratch is not None:
-        material = f"{model.fingerprint}:{ctx.calibration.sha256}"
-        path = ctx.scratch / f"conv-means-{hashlib.sha256(material.encode()).hexdigest()}.npz"
+    material = f"{model.fingerprint}:{ctx.calibration.sha256}"
+    path = scratch_path(ctx.scratch, "conv-means", material, conv_input_means.__module__)
+    kept = read_scratch(path)  # verified by its sha256
+    if kept is not None:
         try:
-            with np.load(path, allow_pickle=False) as cached:
+            with np.load(io.BytesIO(kept), allow_pickle=False) as cached:
                 return {name: cached[name] for name in cached.files}
-        except (OSError, ValueError):  # absent or torn: compute again
+        except (OSError, ValueError):  # written by another numpy that this one cannot read: compute again
             pass
     means = conv_input_means(model, ctx.calibration, batch)
     if path is not None:
-        fresh = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(fresh, **means)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
-        os.replace(fresh, path)
+        buffer = io.BytesIO()
+        # Any: numpy's stubs let a ** key be savez's allow_pickle (a bool, a recent parameter); passing
+        # allow_pickle itself would save it as an array under an older numpy, such as a device may have
+        arrays: dict[str, Any] = means
+        np.savez(buffer, **arrays)
+        write_scratch(path, buffer.getvalue())
     return means
 
 
@@ -206,11 +215,10 @@ def _ort_version() -> str:
     return require("onnxruntime", extra="device").__version__
 
 
-def _readable_json(path: str) -> bool:
+def _is_json(text: bytes) -> bool:
     try:
-        with open(path) as handle:
-            json.load(handle)
-    except (OSError, ValueError):
+        json.loads(text)
+    except ValueError:
         return False
     return True
 

@@ -13,8 +13,6 @@ with a denylist through `mlir_quantize`, the function TFLite's QuantizationDebug
 
 from __future__ import annotations
 
-import hashlib
-import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..cache_store import read_scratch, scratch_path, write_scratch
 from ..errors import InputError, ToolchainError
 from ..kinds import Model
 from ..kinds_tf import IoLayout, TfliteModel, TfModel
@@ -157,12 +156,12 @@ def _calibrated(model: TfModel, ctx: Context) -> tuple[bytes, TfliteSummary]:
         raise InputError("selective TFLite quantization needs calibration data: pass --calib data.npz")
     tf: Any = import_tensorflow()
     material = f"{model.fingerprint}:{ctx.calibration.sha256}:{tf.__version__}"
-    path = ctx.scratch / f"calibrated-{hashlib.sha256(material.encode()).hexdigest()}.tflite" if ctx.scratch else None
-    if path is not None and path.exists():
-        cached = path.read_bytes()
+    path = scratch_path(ctx.scratch, "calibrated", material, __name__)
+    cached = read_scratch(path)  # verified by its sha256
+    if cached is not None:
         try:
             return cached, inspect_tflite(cached)
-        except Exception:  # torn or foreign entry: calibrate again
+        except Exception:  # foreign entry: calibrate again
             pass
     with tempfile.TemporaryDirectory() as tmp:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(model.extract(Path(tmp) / "sm")))
@@ -172,10 +171,7 @@ def _calibrated(model: TfModel, ctx: Context) -> tuple[bytes, TfliteSummary]:
         converter._experimental_calibrate_only = True
         with captured_native_output():
             calibrated = bytes(converter.convert())
-    if path is not None:
-        fresh = path.with_suffix(f".{os.getpid()}.tmp")
-        fresh.write_bytes(calibrated)
-        os.replace(fresh, path)  # atomic: a torn file is never read as whole
+    write_scratch(path, calibrated)  # published whole: a torn file is never read
     return calibrated, inspect_tflite(calibrated)
 
 
