@@ -68,7 +68,7 @@ def host_cpu() -> CpuFacts:
 
 
 def _cpuinfo() -> tuple[str, set[str]]:
-    model, flags = "", set()
+    model, flags = "", set[str]()
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
             for line in info:
