@@ -35,7 +35,7 @@ def cost_markdown(report: dict[str, Any]) -> list[str]:
             ratio = art["cost"]["arena_measured_ratio"]
             lines.append(
                 f"\n`{art['file']}` tensor arena measured in {measured['runtime']}: "
-                f"{size_text(measured['minimum_bytes'])} (planned {size_text(measured['planned_bytes'])} + "
+                f"{size_text(measured['used_bytes'])} (planned {size_text(measured['planned_bytes'])} + "
                 f"persistent {size_text(measured['persistent_bytes'])}) against the estimate "
                 f"{size_text(measured['estimate_bytes'])}{'' if ratio is None else f', ratio {ratio:.2f}'} "
                 "(host build: 64-bit pointers, reference kernels)."

@@ -101,29 +101,6 @@ class TflmRunner:
                 collected.append(np.array(self.interpreter.get_output(index)))
         return [_dequantize(np.concatenate(r), d) for r, d in zip(rows, self._outputs, strict=True)]
 
-    def minimum_arena_bytes(self, limit: int = HOST_ARENA_BYTES) -> int:
-        """The smallest `arena_size` TFLite Micro allocates this model in: at least arena_used_bytes, more
-        when a kernel's Prepare needs temporary memory the final layout no longer holds."""
-        from tflite_micro.python.tflite_micro import runtime
-
-        def fits(size: int) -> bool:
-            with _native_output():
-                try:
-                    runtime.Interpreter.from_bytes(self.content, arena_size=size)
-                except RuntimeError:
-                    return False
-            return True
-
-        low, high, step = self.arena_used_bytes - 1, self.arena_used_bytes, 256
-        while not fits(high):  # bracket: low fails, high fits
-            low, high, step = high, min(high + step, limit), step * 2
-            if low >= limit:
-                raise RuntimeError(f"TFLite Micro does not allocate the model within {limit} bytes")
-        while high - low > 1:
-            middle = (low + high) // 2
-            low, high = (low, middle) if fits(middle) else (middle, high)
-        return high
-
 
 class _Graph:
     """What the interpreter does not say about the model, read from the flatbuffer: IO names, batch, ops."""

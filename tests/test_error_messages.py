@@ -243,9 +243,10 @@ CASES: dict[str, Case] = {
 
 
 def _profile(folder: Path, name: str, *edits: tuple[str, str]) -> Path:
-    """host-x86 with a few lines changed: a user's own board profile (`--target my-board.toml`)."""
-    text = (PROFILE_DIR / "host-x86.toml").read_text()
-    for old, new in (('id = "host-x86"', 'id = "tiny-board"'), *edits):
+    """x86-vnni (a whole profile, not one that extends another) with a few lines changed: a user's own board
+    profile (`--target my-board.toml`)."""
+    text = (PROFILE_DIR / "x86-vnni.toml").read_text()
+    for old, new in (('id = "x86-vnni"', 'id = "tiny-board"'), *edits):
         assert old in text, old
         text = text.replace(old, new)
     path = folder / f"{name}.toml"

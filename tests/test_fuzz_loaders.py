@@ -347,7 +347,7 @@ def _bundle_with_a_deep_index(work: Path) -> bytes:
 
 
 def _host_profile_with_a_nan_budget(work: Path) -> bytes:
-    return (fuzz_loaders.TARGETS / "host-x86.toml").read_bytes().replace(b"drop = 1.0", b"drop = nan", 1)
+    return (fuzz_loaders.TARGETS / "x86-vnni.toml").read_bytes().replace(b"drop = 1.0", b"drop = nan", 1)
 
 
 KNOWN_BAD = [  # (loader, content, error, message): each once escaped as another exception type

@@ -52,8 +52,8 @@ def test_inspect_bad_input_is_one_line(tmp_path):
 
 def test_latency_estimate_over_budget_fails_the_gate_but_writes_the_build(tmp_path, session_cache):
     profile = tmp_path / "slow-board.toml"
-    text = (PROFILE_DIR / "host-x86.toml").read_text().replace("max_latency_ms = 20.0", "max_latency_ms = 0.001")
-    profile.write_text(text.replace('id = "host-x86"', 'id = "slow-board"'))
+    text = (PROFILE_DIR / "x86-vnni.toml").read_text().replace("max_latency_ms = 20.0", "max_latency_ms = 0.001")
+    profile.write_text(text.replace('id = "x86-vnni"', 'id = "slow-board"'))
     out = tmp_path / "build"
     done = run_cli("compile", "--target", str(profile), "-o", str(out), cache=session_cache)
     assert done.returncode == 1, done.stderr

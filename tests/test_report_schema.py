@@ -70,6 +70,8 @@ def test_io_layout_alone_lets_a_runner_reproduce_each_artifacts_accuracy(demo_bu
     for art in _as_written(demo_build)["artifacts"]:
         layout = IoLayout.from_dict(art["io_layout"]) if art["io_layout"] else None
         assert (layout is None) == (art["format"] == "onnx")  # only the TFLite artifact is channels-last
-        runner = open_runner(art["runtime"], demo_build.path / art["file"])
+        # the runner the report names as the source of its numbers (exact QDQ math where this host's int8
+        # kernels are not the target's)
+        runner = open_runner(art["evaluation"]["kernels"]["runtime"], demo_build.path / art["file"])
         (outputs, *_) = run_batched(runner, artifact_inputs(data.inputs, layout))
         assert (outputs.argmax(axis=1) == data.labels).mean() == pytest.approx(art["evaluation"]["accuracy"])
