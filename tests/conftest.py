@@ -42,7 +42,12 @@ def project_registry(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
+    """One pass cache for the whole run: under pytest-xdist every worker shares it (the cache is safe for
+    concurrent compiles, test_interruption.py), so a fixture both workers build is converted once."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-cache"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -149,6 +154,18 @@ def write_sweep(folder: Path, extra: str = "") -> Path:
     path = folder / "sweep.toml"
     path.write_text(SWEEP + extra)
     return path
+
+
+def row_differences(got: list[dict], expected: list[dict]) -> list[str]:
+    """Where two sweeps' summaries differ, key by key: what a failing comparison should say."""
+    if len(got) != len(expected):
+        return [f"{len(got)} rows vs {len(expected)}"]
+    return [
+        f"{a.get('target')}/{a.get('variant')}/{a.get('runtime')} {key}: {a.get(key)!r} vs {b.get(key)!r}"
+        for a, b in zip(deterministic(got), deterministic(expected), strict=True)
+        for key in sorted(a.keys() | b.keys())
+        if a.get(key) != b.get(key)
+    ]
 
 
 def deterministic(rows: list[dict]) -> list[dict]:

@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from builds_fixtures import harness_results
 
 from conftest import run_cli
+
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
 
 
 def test_scripted_history(project, session_cache):

@@ -60,6 +60,7 @@ def test_rpi4_artifact_uses_signed_activations(demo_build):
     assert zero_points == {onnx.TensorProto.INT8}
 
 
+@pytest.mark.slow
 def test_second_identical_compile_reuses_every_pass(tmp_path):
     out, cache = tmp_path / "demo", tmp_path / "cache"
     first = run_cli("compile", "--target", "rpi4", "-o", str(out), cache=cache)

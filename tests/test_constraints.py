@@ -14,6 +14,8 @@ from edgec.compiler.passes.tflite import Tflite
 from edgec.compiler.tflite_inspect import inspect_tflite
 from edgec.targets.profile import Constraints
 
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
+
 
 @pytest.fixture(scope="module")
 def float_tflite(tiny_onnx):

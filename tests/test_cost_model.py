@@ -158,6 +158,7 @@ def small_mobilenet(tmp_path_factory, session_cache):
     return compile(options)
 
 
+@pytest.mark.slow
 def test_residual_network_arena_matches_litert_planner(small_mobilenet):
     """Inverted residuals keep their input live across three convolutions; the planner agrees."""
     flatbuffer = next(small_mobilenet.path.glob("*.tflite")).read_bytes()

@@ -17,8 +17,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conftest import make_context, run_cli
 from edgec.compiler.report import stages
+
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
 
 ARTIFACTS = ("baseline.float32.onnx", "digits-cnn.int8.onnx", "digits-cnn.int8.tflite")
 # Views of report.json (the build time, the latency table and plot): report.json itself is compared instead.

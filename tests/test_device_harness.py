@@ -15,6 +15,8 @@ from device_fixtures import install_device_extra, make_venv
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
+
 HEAVY = ("torch", "tensorflow", "onnx", "tf_keras", "onnxscript", "click")
 
 

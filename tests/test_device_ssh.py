@@ -11,6 +11,8 @@ from sshd_server import SshServer, start_sshd
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
+
 
 @pytest.fixture(scope="module")
 def sshd(tmp_path_factory) -> SshServer:

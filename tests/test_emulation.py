@@ -135,6 +135,7 @@ def test_find_rejects_a_missing_partial_or_stale_folder(tmp_path, monkeypatch):
 
 
 @needs_emulator
+@pytest.mark.slow
 def test_rpi4_demo_is_judged_on_the_emulated_cortex_a72(tmp_path, session_cache):
     """Issue 22's acceptance: the ONNX artifact's gate numbers come from ONNX Runtime's aarch64 kernels on an
     emulated Cortex-A72 (39.3 dB measured, on AVX2 and VNNI hosts alike), the host's own numbers beside them."""

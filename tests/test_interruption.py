@@ -21,6 +21,8 @@ from edgec.compiler.cache_store import STALE_STAGING_SECONDS
 from edgec.compiler.engine import run_passes
 from edgec.compiler.passes.cleanup import Cleanup
 
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
+
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
 
 KILLER = textwrap.dedent(

@@ -9,6 +9,8 @@ from edgec.compiler.api import CompileOptions, compile
 from edgec.compiler.errors import InputError
 from edgec.compiler.frontends import SourceRequest, load_source
 
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
+
 
 @pytest.fixture(scope="module")
 def keras_digits(tmp_path_factory):

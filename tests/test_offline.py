@@ -31,6 +31,8 @@ import errno
 import os
 import socket
 
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
+
 _LOG = os.environ["EDGEC_NETWORK_LOG"]
 
 

@@ -14,6 +14,8 @@ from edgec.compiler.pipeline import Overrides, plan_artifacts
 from edgec.compiler.prune_request import parse_prune
 from edgec.targets.profile import load_profile
 
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
+
 
 @pytest.mark.parametrize(
     "text, name, options, auto",

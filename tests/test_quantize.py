@@ -139,3 +139,16 @@ def test_scheme_options_are_part_of_the_cache_key(tiny_onnx):
     model, _ = tiny_onnx
     variants = (Quantize(), Quantize(symmetric_activations=True), Quantize(quantize_bias=False))
     assert len({cache_key(q, model, "calibration-sha") for q in variants}) == 3
+
+
+def test_schemes_with_other_weight_rounding_do_not_share_ranges(tiny_onnx, calibration, tmp_path):
+    """Bias correction calibrates the corrected model, whose biases follow the weights' rounding: an x86-avx2
+    (reduce_range) and an rpi4 (full range) quantization of one model must each get their own ranges, or the
+    compile that writes first decides the other's artifact (seen as a sweep that differed run to run)."""
+    model, _ = tiny_onnx
+    shared = make_context(calibration)
+    shared.scratch = tmp_path
+    for reduce_range in (True, False):
+        alone = Quantize(reduce_range=reduce_range).run(model, make_context(calibration)).model
+        assert Quantize(reduce_range=reduce_range).run(model, shared).model.to_bytes() == alone.to_bytes()
+    assert len(list(tmp_path.glob("ranges-*.entry"))) == 2

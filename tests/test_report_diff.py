@@ -67,6 +67,7 @@ def test_show_prints_the_intervals_and_exits_with_the_gate(demo_build):
     assert result.returncode == 0 and "95% interval" in result.stdout and "gate: PASS" in result.stdout
 
 
+@pytest.mark.slow
 def test_compile_that_falls_below_its_baseline_fails_and_records_why(demo_build, tmp_path, session_cache):
     # the demo with three quarters of its channels cut and nothing recovered: far below the demo's 99.4%
     broken = ("--prune", "prune-channels{ratio=0.75,recovery=none}", "--max-drop", "100")

@@ -55,6 +55,7 @@ def test_sensitive_head_keeps_only_the_classifier_float(digits_npz, tmp_path, se
     assert "## Fallback search for `onnx`" in (result.path / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_saturated_gru_keeps_only_its_readout_float(digits_npz, tmp_path, session_cache):
     result = _compile("make_saturated_gru", digits_npz, tmp_path, session_cache)
     found = _search(result)

@@ -12,6 +12,8 @@ from edgec.compiler.api import CompileOptions, compile
 from edgec.compiler.executors import LocalExecutor, Lost
 from edgec.compiler.prune_request import parse_prune
 
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
+
 
 def _square_or_die(offset: int, item: int) -> int:
     """A candidate stand-in: item 3 kills its worker process, as an OOM kill or a converter crash would."""

@@ -12,6 +12,8 @@ from edgec.compiler.errors import ConfigError
 from edgec.compiler.sweep.spec import load_sweep
 from edgec.compiler.sweep.summary import summary_rows
 
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
+
 
 def test_every_cell_is_compiled_and_summarised(local_sweep):
     folder, found = local_sweep

@@ -6,10 +6,13 @@ import json
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, numpy_helper
 
 from conftest import run_cli
 from edgec.targets.profile import load_profile
+
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
 
 
 def _compile(tmp_path, target: str, cache) -> tuple[object, dict]:

@@ -16,6 +16,8 @@ from edgec.runtimes.litert_runner import LiteRtRunner
 from edgec.runtimes.tflm_runner import TflmRunner
 from edgec.targets.profile import load_profile
 
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
+
 
 @pytest.fixture(scope="module")
 def nano_build(tmp_path_factory, session_cache):

@@ -128,10 +128,14 @@ class Quantize(Pass):
         """Where this model's calibration ranges are kept, so re-quantizing with other exclusions (the
         fallback search) reuses them instead of calibrating again. Keyed by all that changes the ranges but
         the exclusions: with bias correction, keeping a conv float (uncorrected) moves its outputs' ranges by
-        the small shift correction would have applied, which the shared ranges accept."""
+        the small shift correction would have applied, which the shared ranges accept. The weight scheme is in
+        the key because bias correction calibrates the corrected model, whose biases follow the weights'
+        rounding: rpi4 (full-range weights) and x86-avx2 (reduce_range) must not share ranges, or whichever
+        compile writes first decides the other's artifact."""
         if ctx.scratch is None or ctx.calibration is None:
             return None
-        scheme = f"{self.calibration}:{self.percentile}:{self.bias_correction}"
+        weights = f"{self.weights}:{self.per_channel}:{self.reduce_range}" if self.bias_correction else ""
+        scheme = f"{self.calibration}:{self.percentile}:{self.bias_correction}:{weights}"
         material = f"{model.fingerprint}:{ctx.calibration.sha256}:{scheme}:{_ort_version()}"
         return scratch_path(ctx.scratch, "ranges", material, __name__)
 
