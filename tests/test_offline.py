@@ -24,14 +24,16 @@ import sys
 import warnings
 from pathlib import Path
 
+import pytest
+
 from edgec.compiler.report import stages
+
+pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
 
 GUARD = '''"""Written by tests/test_offline.py: record every attempt to reach the network, then refuse it."""
 import errno
 import os
 import socket
-
-pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
 
 _LOG = os.environ["EDGEC_NETWORK_LOG"]
 
