@@ -46,6 +46,8 @@ def _prune(_ctx: click.Context, _param: click.Parameter, value: str | None) -> A
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
     """edgec: compile a trained model into validated int8 artifacts for an edge device."""
+    if ctx.invoked_subcommand != "compile":  # only compile takes defaults from it: other commands never read it
+        return
     commands = {"compile": {p.name for p in compile_command.params if p.name}}
     ctx.default_map = load_config_defaults(config, commands)
 
