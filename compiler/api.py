@@ -240,7 +240,7 @@ def compile(options: CompileOptions) -> BuildResult:
     files["report.md"] = render_markdown(report).encode()
     files["report.html"] = render_html(report).encode()
     files[MANIFEST] = to_json(reporting.manifest(report, info, files))
-    path = write_build(out, files, report["gate"]["passed"])
+    path = write_build(out, files, report["gate"]["passed"], replace=options.force)
     return BuildResult(path, report, checked.checks, register_quietly(path, options.project))
 
 
