@@ -166,6 +166,12 @@ def compile_command(
         )
     )
     click.echo(_summary(result))
+    if result.report["source"]["kind"] == "torch-factory" and options.get("weights") is None:
+        click.echo(  # the build is real but its numbers may be a random network's: say so where it cannot be missed
+            f"edgec: warning: {source}: no --weights given, so the weights are the factory's own initialization "
+            "(random unless it loads trained ones itself); pass --weights FILE with the trained state_dict",
+            err=True,
+        )
     if not result.passed:
         raise GateError(
             f"drift gate failed: {_failed(result.report['gate']['checks'])}; the build is in {result.path}, "
