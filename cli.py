@@ -12,7 +12,7 @@ import click
 from .cli_builds import builds_command
 from .cli_device import bundle_command, html_command, ingest_command, run_command
 from .cli_inspect import inspect_command
-from .cli_options import cache_dir_option, executor_options, input_shape_option
+from .cli_options import Budget, cache_dir_option, executor_options, input_shape_option
 from .cli_sweep import sweep_command
 from .compiler.config import load_config_defaults
 from .compiler.errors import EdgecError, GateError, InputError
@@ -46,6 +46,8 @@ def _prune(_ctx: click.Context, _param: click.Parameter, value: str | None) -> A
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
     """edgec: compile a trained model into validated int8 artifacts for an edge device."""
+    if ctx.invoked_subcommand != "compile":  # only compile takes defaults from it: other commands never read it
+        return
     commands = {"compile": {p.name for p in compile_command.params if p.name}}
     ctx.default_map = load_config_defaults(config, commands)
 
@@ -86,7 +88,7 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
     show_default=True,
     help="Epochs of fine-tuning after --prune (0: no training; refit/mean recovery still apply).",
 )
-@click.option("--max-drop", type=float, help="Allowed top-1 drop in points [the profile's].")
+@click.option("--max-drop", type=Budget(), help="Allowed top-1 drop in points [the profile's].")
 @click.option(
     "--gate-on",
     type=click.Choice(["point", "bound"]),
@@ -107,7 +109,7 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
 )
 @click.option(
     "--baseline-max-drop",
-    type=float,
+    type=Budget(),
     default=0.0,
     show_default=True,
     help="Top-1 points allowed to fall vs --baseline.",
@@ -117,7 +119,9 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
     type=click.FloatRange(min=0),
     help="Percent the host median latency may rise vs --baseline, beyond noise [not gated].",
 )
-@click.option("--min-agreement", type=float, help="Allowed minimum top-1 agreement without labels [profile's].")
+@click.option(
+    "--min-agreement", type=Budget(upper=1), help="Allowed minimum top-1 agreement without labels [profile's]."
+)
 @click.option(
     "--search/--no-search",
     default=True,
@@ -162,6 +166,12 @@ def compile_command(
         )
     )
     click.echo(_summary(result))
+    if result.report["source"]["kind"] == "torch-factory" and options.get("weights") is None:
+        click.echo(  # the build is real but its numbers may be a random network's: say so where it cannot be missed
+            f"edgec: warning: {source}: no --weights given, so the weights are the factory's own initialization "
+            "(random unless it loads trained ones itself); pass --weights FILE with the trained state_dict",
+            err=True,
+        )
     if not result.passed:
         raise GateError(
             f"drift gate failed: {_failed(result.report['gate']['checks'])}; the build is in {result.path}, "
@@ -232,7 +242,7 @@ def report_show(build: Path) -> None:
 @report.command("diff")
 @click.argument("builds", nargs=-1, required=True, metavar="[BASE] NEW", type=click.Path(path_type=Path))
 @click.option(
-    "--max-drop", type=float, default=0.0, show_default=True, help="Top-1 points an artifact may lose, beyond noise."
+    "--max-drop", type=Budget(), default=0.0, show_default=True, help="Top-1 points an artifact may lose, beyond noise."
 )
 @click.option(
     "--max-latency-increase",

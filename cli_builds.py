@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .cli_options import Budget
 from .compiler.errors import GateError
 
 
@@ -57,7 +58,7 @@ def builds_show(build: str, plot: Path | None, drift_latency: float, drift_accur
 @builds_command.command("diff")
 @click.argument("base")
 @click.argument("new")
-@click.option("--max-drop", type=float, default=0.0, show_default=True, help="Top-1 points an artifact may lose.")
+@click.option("--max-drop", type=Budget(), default=0.0, show_default=True, help="Top-1 points an artifact may lose.")
 @click.option("--max-latency-increase", type=click.FloatRange(min=0), help="Percent [latency not gated].")
 def builds_diff(base: str, new: str, max_drop: float, max_latency_increase: float | None) -> None:
     """Compare build NEW with BASE (ids or folders) as `edgec report diff` does; exit 1 on a regression."""

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import click
+
+
+class Budget(click.types.FloatParamType):
+    """A gate's budget: a finite number >= 0 (and <= `upper` when given). NaN or infinity would be written into
+    a report that fails its own schema, and a negative drop gives a gate no build can pass."""
+
+    def __init__(self, upper: float | None = None) -> None:
+        self.upper = upper
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = super().convert(value, param, ctx)
+        bounds = "between 0 and 1" if self.upper == 1 else ">= 0"
+        if not math.isfinite(number) or number < 0 or (self.upper is not None and number > self.upper):
+            self.fail(f"{value!r}: must be a finite number {bounds}", param, ctx)
+        return float(number)
 
 
 def parse_shapes(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:

@@ -7,6 +7,7 @@ first expensive step.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,15 @@ class CompileOptions:
     project: Path | None = None  # whose build registry records the build [EDGEC_PROJECT, else the current folder]
     baseline_max_drop: float = 0.0  # top-1 points an artifact may lose against it, beyond noise
     baseline_max_latency_increase: float | None = None  # percent the host median may rise, beyond noise
+
+    def __post_init__(self) -> None:
+        """Budgets are finite and >= 0 (agreement a fraction in [0, 1]): NaN or infinity would be written into a
+        report that fails its own schema, and a negative budget gives a gate no build can pass."""
+        for name, upper in (("max_drop", math.inf), ("baseline_max_drop", math.inf), ("min_agreement", 1.0)):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and 0 <= value <= upper):
+                bounds = "between 0 and 1" if upper == 1.0 else ">= 0"
+                raise ConfigError(f"{name.replace('_', '-')} {value!r}: must be a finite number {bounds}")
 
 
 @dataclass
@@ -240,7 +250,7 @@ def compile(options: CompileOptions) -> BuildResult:
     files["report.md"] = render_markdown(report).encode()
     files["report.html"] = render_html(report).encode()
     files[MANIFEST] = to_json(reporting.manifest(report, info, files))
-    path = write_build(out, files, report["gate"]["passed"])
+    path = write_build(out, files, report["gate"]["passed"], replace=options.force)
     return BuildResult(path, report, checked.checks, register_quietly(path, options.project))
 
 

@@ -30,7 +30,13 @@ def load_config_defaults(path: Path | None, commands: dict[str, set[str]]) -> di
     elif not path.is_file():
         raise ConfigError(f"--config {path}: file not found")
     try:
-        table = tomllib.loads(path.read_text())
+        table = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc})") from None
     defaults: dict[str, Any] = {}
@@ -43,6 +49,12 @@ def load_config_defaults(path: Path | None, commands: dict[str, set[str]]) -> di
             raise ConfigError(f"{path}: [{command}] must be a table of option = value")
         defaults[command] = {_param(key, commands[command], path, command): value for key, value in options.items()}
         for name in PATH_OPTIONS & defaults[command].keys():
+            value = defaults[command][name]
+            if not isinstance(value, str):
+                key = name.rstrip("_").replace("_", "-")
+                raise ConfigError(
+                    f"{path}: [{command}] {key} must be one path as a string, got {type(value).__name__} {value!r}"
+                )
             if not is_url(defaults[command][name]):  # a URL (--cache-dir) is not relative to anything
                 defaults[command][name] = str(path.parent / defaults[command][name])
     return defaults

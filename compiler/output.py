@@ -8,6 +8,7 @@ empty), so a mistyped `-o ~` cannot delete a home directory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -36,8 +37,11 @@ def check_destination(out: Path, force: bool) -> None:
         )
 
 
-def write_build(out: Path, files: dict[str, bytes], passed: bool) -> Path:
-    """Write `files` as the build at `out` (or `<out>.failed` when a failed build would replace one)."""
+def write_build(out: Path, files: dict[str, bytes], passed: bool, replace: bool = True) -> Path:
+    """Write `files` as the build at `out` (or `<out>.failed` when a failed build would replace one).
+
+    With `replace` False (a compile without --force) `out` is claimed atomically: when another build landed
+    there since check_destination, this one fails instead of silently replacing it."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
@@ -47,6 +51,15 @@ def write_build(out: Path, files: dict[str, bytes], passed: bool) -> Path:
     try:
         for name, data in files.items():
             (staging / name).write_bytes(data)
+        if not replace:
+            _claim(out)
+            try:
+                staging.rename(out)  # onto the empty folder just claimed: atomic, and no other writer can claim it
+            except OSError:
+                with contextlib.suppress(OSError):
+                    out.rmdir()
+                raise
+            return out
         destination = out if passed or not out.exists() else out.with_name(out.name + ".failed")
         _replace(staging, destination)
         return destination
@@ -54,10 +67,26 @@ def write_build(out: Path, files: dict[str, bytes], passed: bool) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _claim(out: Path) -> None:
+    """Create `out` empty, or fail when anything already exists there (mkdir is atomic: one claimer wins)."""
+    try:
+        out.mkdir()
+    except FileExistsError:
+        raise InputError(
+            f"-o {out}: exists now (another build was written there while this one ran); pass --force to replace "
+            "it or -o for another path"
+        ) from None
+
+
 def _replace(staging: Path, destination: Path) -> None:
     if not destination.exists():
         staging.rename(destination)
         return
+    if not destination.is_dir() or (any(destination.iterdir()) and not _is_build(destination)):
+        raise InputError(
+            f"{destination}: exists and is not an edgec build; refusing to replace it (move it away, or choose "
+            "another -o)"
+        )
     old = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
     old.rmdir()
     destination.rename(old)  # two renames: the window without a build is as short as the OS allows

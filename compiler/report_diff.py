@@ -115,7 +115,14 @@ def _change(old: dict[str, Any], current: dict[str, Any], max_drop: float) -> Ar
     base_accuracy, new_accuracy = old["evaluation"]["accuracy"], current["evaluation"]["accuracy"]
     change = noise = None
     regression, reason = False, "no labels: accuracy not compared"
-    if base_accuracy is not None and new_accuracy is not None:
+    damaged = [
+        f"{which} top-1 is {value!r}"
+        for which, value in (("base", base_accuracy), ("new", new_accuracy))
+        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value))
+    ]
+    if damaged:  # NaN compares false with everything: it would pass every check below
+        regression, reason = True, f"{' and '.join(damaged)}, not a number: the report is damaged, rebuild it"
+    elif base_accuracy is not None and new_accuracy is not None:
         change = round(100 * (new_accuracy - base_accuracy), 4)
         base_error, new_error = _standard_error(old["evaluation"]), _standard_error(current["evaluation"])
         known = base_error is not None and new_error is not None
@@ -181,6 +188,11 @@ def regression_checks(found: ReportDiff) -> list[GateCheck]:
         GateCheck(c.artifact, "top1_change_vs_baseline_points", c.change_points, -found.max_drop, not c.regression)
         for c in found.changes
         if c.change_points is not None
+    ]
+    checks += [  # a damaged report (NaN top-1): no number to gate, and never a pass
+        GateCheck(c.artifact, "top1_is_a_number_in_both_reports", 0.0, 1.0, False)
+        for c in found.changes
+        if c.change_points is None and c.regression
     ]
     if found.max_latency_increase is not None:
         checks += [

@@ -150,7 +150,9 @@ def test_gate_failure_exits_1_and_keeps_the_good_build(tmp_path, demo_build, dig
     out = tmp_path / "gated"
     args = ["compile", model, "--calib", str(digits_npz["calib"]), "--eval", str(digits_npz["eval"]), "-o", str(out)]
     assert run_cli(*args, cache=session_cache).returncode == 0
-    failed = run_cli(*args, "--force", "--max-drop", "-1", cache=session_cache)
+    strict = tmp_path / "strict.toml"  # a budget nothing can meet (--max-drop refuses a negative one)
+    strict.write_text('extends = "host-x86"\n[budgets]\nmax_accuracy_drop = -1.0\n')
+    failed = run_cli(*args, "--force", "--target", str(strict), cache=session_cache)
     assert failed.returncode == 1
     assert "drift gate failed: onnx: accuracy_drop_points" in failed.stderr
     assert "(budget <= -1) OVER BUDGET" in failed.stderr

@@ -102,7 +102,9 @@ def test_activation_outlier_is_fixed_by_equalization_with_everything_int8(digits
 
 
 def test_without_a_passing_candidate_the_best_effort_is_saved_and_fails(digits_npz, tmp_path, session_cache):
-    result = _compile("make_sensitive_head_digits", digits_npz, tmp_path, session_cache, max_drop=-5.0)
+    strict = tmp_path / "strict.toml"  # a budget nothing can meet (CompileOptions refuses a negative max_drop)
+    strict.write_text('extends = "host-x86"\n[budgets]\nmax_accuracy_drop = -5.0\n')
+    result = _compile("make_sensitive_head_digits", digits_npz, tmp_path, session_cache, target=str(strict))
     found = _search(result)
     assert not result.passed and not found["passed"]
     assert (result.path / "make_sensitive_head_digits.int8.onnx").exists()  # the best effort is kept

@@ -86,9 +86,12 @@ def test_the_demo_report_traces_each_numeric_step(demo_build):
 
 
 def test_an_over_budget_demo_build_names_its_first_diverging_layer_per_artifact(demo_build, tmp_path, session_cache):
-    """A budget nothing can meet (a negative drop) makes both demo artifacts fail; each failure is traced."""
+    """A budget nothing can meet (a negative drop, which --max-drop refuses: a user profile's budget here) makes
+    both demo artifacts fail; each failure is traced."""
+    profile = tmp_path / "strict-rpi4.toml"
+    profile.write_text('extends = "rpi4"\n[budgets]\nmax_accuracy_drop = -1.0\n')
     result = run_cli(
-        "compile", "--target", "rpi4", "-o", str(tmp_path / "build"), "--max-drop", "-1", "--no-search", "--quiet",
+        "compile", "--target", str(profile), "-o", str(tmp_path / "build"), "--no-search", "--quiet",
         cache=session_cache,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
