@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cpu_features import host_cpu
+
 CPUFREQ = Path("/sys/devices/system/cpu/cpu0/cpufreq")
 THERMAL = Path("/sys/class/thermal")
 # bits of `vcgencmd get_throttled` (Raspberry Pi firmware documentation)
@@ -31,15 +33,9 @@ THROTTLE_BITS = {
 
 
 def cpu_name() -> str:
-    """The CPU model as /proc/cpuinfo names it (Linux), else what the platform module knows."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
-                    return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+    """The CPU model as /proc/cpuinfo names it (Linux), else what the platform module knows, with its cores."""
+    facts = host_cpu()
+    return f"{facts.model} ({facts.cores} cores)"
 
 
 def static_environment() -> dict[str, Any]:
