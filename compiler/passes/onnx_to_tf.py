@@ -7,7 +7,8 @@ onnx2tf's quirks stay in this file:
   - it turns NCHW inputs into NHWC (channels last); the permutation is recorded in the model's IoLayout so
     validation feeds the TFLite artifact its own layout;
   - it prints and writes float32/float16 .tflite files we do not use; output is captured, files discarded;
-  - it names layers from tf_keras's per-process counters, so the session is cleared before each conversion.
+  - it names layers from tf_keras's per-process counters, so the session is cleared before each conversion,
+    and TF names functions from a process-wide uid counter, renumbered afterwards (saved_model_names.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..kinds import Model, OnnxModel
 from ..kinds_tf import IoLayout, TfModel, channels_last, inverse
 from ..process_setting import temporarily
 from ..quiet import captured_native_output, import_tensorflow, tail
+from ..saved_model_names import canonical_saved_model, reserve_uids
 from .base import Context, Pass, PassResult
 
 
@@ -48,6 +50,7 @@ class OnnxToTf(Pass):
         # converting the same model twice in one process gives the same bytes
         failure: BaseException | None = None
         tf_model: TfModel | None = None
+        first_uid = reserve_uids()
         with (
             tempfile.TemporaryDirectory() as tmp,
             _offline(onnx2tf),
@@ -68,6 +71,9 @@ class OnnxToTf(Pass):
                 failure = exc
             else:
                 if (folder / "saved_model.pb").exists():
+                    canonical_saved_model(folder, first_uid)
+                    for byproduct in folder.glob("*.tflite"):  # onnx2tf's own float TFLite files: the tflite pass
+                        byproduct.unlink()  # converts the SavedModel itself, so caching them only costs space
                     tf_model = TfModel.from_folder(folder, _layout(model, keras_model))
         if tf_model is None:
             reason = f"{type(failure).__name__}: {str(failure)[:200]}" if failure else "no SavedModel was written"
