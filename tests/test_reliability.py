@@ -232,6 +232,9 @@ def test_factory_without_weights_warns_loudly(tmp_path, monkeypatch, capsys, tin
     np.savez(calib, input=tiny_data)
     factory = "edgec_test_models:make_tiny"
     common = ["--input-shape", "1,1,8,8", "--calib", str(calib), "--cache-dir", str(session_cache), "--quiet"]
+    # the gate is not this test's subject: a random network judged on 13 held-out samples flips one on some hosts'
+    # kernels (VNNI: 12/13 agree), so its budget is loose here
+    common += ["--min-agreement", "0.5"]
     monkeypatch.chdir(tmp_path)
     code, err = run(capsys, "compile", factory, *common, "-o", str(tmp_path / "random"))
     assert code == 0, err
