@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cache import PassCache, cache_key
-from .errors import EdgecError, PipelineError, ToolchainError
+from .errors import EdgecError, PipelineError, ToolchainError, clip
 from .kinds import Model
 from .passes.base import Context, Pass
 
@@ -69,7 +69,7 @@ def run_passes(
                 raise
             except Exception as exc:  # a converter crashed: say which pass, keep the cause chained
                 raise ToolchainError(
-                    f"pass {pass_.name!r} failed: {type(exc).__name__}: {str(exc)[:300]}; re-run with --debug for "
+                    f"pass {pass_.name!r} failed: {type(exc).__name__}: {clip(str(exc))}; re-run with --debug for "
                     "the converter's traceback, or change the pass's options in --pipeline"
                 ) from exc
             output, modified, details = result.model, result.modified, result.details

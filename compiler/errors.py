@@ -6,6 +6,20 @@ traceback for a mistake they can fix. The codes are stable because CI scripts br
 
 from __future__ import annotations
 
+import re
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def clip(text: str, limit: int = 300) -> str:
+    """A tool's message fit for one error line: colour codes gone, newlines and runs of spaces made one space,
+    and when it is too long, cut at a word boundary with an ellipsis (never mid-word, as `str(exc)[:200]` did)."""
+    flat = " ".join(_ANSI.sub("", text).split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rsplit(" ", 1)[0] if " " in flat[:limit] else flat[:limit]
+    return cut.rstrip(" ,;:(") + " ..."
+
 
 class EdgecError(Exception):
     """Base of every error edgec reports as one line; `exit_code` is what the CLI returns."""

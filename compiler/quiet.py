@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import require
+from .errors import clip, require
 
 
 @contextmanager
@@ -74,4 +74,4 @@ def import_tensorflow() -> object:
 def tail(captured: list[str], lines: int = 4, limit: int = 400) -> str:
     """The last lines a converter printed, on one line, for an error message that must stay one line."""
     text = captured[0] if captured else ""
-    return " | ".join(text.strip().splitlines()[-lines:])[:limit]
+    return clip(" | ".join(line.strip() for line in text.strip().splitlines()[-lines:]), limit)

@@ -10,7 +10,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from ..errors import InputError, require
+from ..errors import InputError, clip, require
 from ..kinds import OnnxModel
 from . import SourceInfo
 
@@ -23,7 +23,7 @@ def load_onnx(path: Path) -> tuple[OnnxModel, SourceInfo]:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
         raise InputError(
-            f"{path}: not a valid ONNX model ({type(exc).__name__}: {str(exc)[:200]}); "
+            f"{path}: not a valid ONNX model ({type(exc).__name__}: {clip(str(exc), 200)}); "
             "re-export it or check the file was copied completely"
         ) from None
     digest = hashlib.sha256(path.read_bytes())
@@ -35,7 +35,7 @@ def load_onnx(path: Path) -> tuple[OnnxModel, SourceInfo]:
             onnx.external_data_helper.load_external_data_for_model(proto, str(path.parent))
         except Exception as exc:  # onnx checks offsets and lengths against the file, each error its own type
             raise InputError(
-                f"{path}: cannot read its external data ({type(exc).__name__}: {str(exc)[:200]}); "
+                f"{path}: cannot read its external data ({type(exc).__name__}: {clip(str(exc), 200)}); "
                 "re-save the model with its data files"
             ) from None
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError, require
+from ..errors import InputError, clip, require
 from ..kinds import TorchModel
 from . import SourceInfo, SourceRequest
 from .torch_common import example_inputs, file_sha256, input_names, load_state_dict
@@ -65,7 +65,7 @@ def _load_pickled_module(torch, path: Path):
     try:
         module = torch.load(path, map_location="cpu", weights_only=False)  # the user passed --trust-pickle
     except Exception as exc:
-        raise InputError(f"{path}: cannot load ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise InputError(f"{path}: cannot load ({type(exc).__name__}: {clip(str(exc), 200)})") from None
     if not isinstance(module, torch.nn.Module):
         raise InputError(
             f"{path}: holds a {type(module).__name__}, not an nn.Module; a state_dict needs "

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ToolchainError, require
+from ..errors import ToolchainError, clip, require
 from ..kinds import Model, OnnxModel
 from ..kinds_tf import IoLayout, TfModel, channels_last, inverse
 from ..process_setting import temporarily
@@ -76,7 +76,7 @@ class OnnxToTf(Pass):
                         byproduct.unlink()  # converts the SavedModel itself, so caching them only costs space
                     tf_model = TfModel.from_folder(folder, _layout(model, keras_model))
         if tf_model is None:
-            reason = f"{type(failure).__name__}: {str(failure)[:200]}" if failure else "no SavedModel was written"
+            reason = f"{type(failure).__name__}: {clip(str(failure), 200)}" if failure else "no SavedModel was written"
             raise ToolchainError(f"onnx2tf could not convert the model ({reason}); last output: {tail(output, 5)}")
         return PassResult(tf_model, modified=True, details={"layout": tf_model.layout.describe()})
 

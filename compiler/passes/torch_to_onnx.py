@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..errors import ToolchainError, require
+from ..errors import ToolchainError, clip, require
 from ..kinds import Model, OnnxModel, TorchModel
 from ..quiet import quiet_loggers
 from .base import Context, Pass, PassResult
@@ -54,7 +54,7 @@ class TorchToOnnx(Pass):
                 shapes = tuple({0: batch} for _ in model.example_inputs)
                 return _dynamo(torch, model, shapes, self.opset), {"exporter": "dynamo", "batch": "dynamic"}
             except ToolchainError as exc:
-                reason = str(exc)[:300]
+                reason = clip(str(exc))
         else:
             reason = "dynamic_batch=false"
         return _dynamo(torch, model, None, self.opset), {"exporter": "dynamo", "batch": f"static ({reason})"}
@@ -76,7 +76,7 @@ class TorchToOnnx(Pass):
                 opset_version=self.opset,
             )
         except Exception as exc:
-            raise ToolchainError(f"TorchScript export failed: {type(exc).__name__}: {str(exc)[:300]}") from exc
+            raise ToolchainError(f"TorchScript export failed: {type(exc).__name__}: {clip(str(exc))}") from exc
         return onnx.load_from_string(buffer.getvalue())
 
 
@@ -93,5 +93,5 @@ def _dynamo(torch: Any, model: TorchModel, dynamic_shapes: Any, opset: int) -> A
             verbose=False,
         )
     except Exception as exc:
-        raise ToolchainError(f"torch.onnx.export failed: {type(exc).__name__}: {str(exc)[:300]}") from exc
+        raise ToolchainError(f"torch.onnx.export failed: {type(exc).__name__}: {clip(str(exc))}") from exc
     return program.model_proto
