@@ -17,6 +17,7 @@ from .. import __version__
 from ..runtimes import metrics
 from ..runtimes.cpu_features import host_cpu
 from ..runtimes.jsonio import to_json
+from ..runtimes.output_kinds import KIND_NAMES, infer_kind
 from ..targets.profile import ProfileError, TargetProfile, load_profile
 from . import report as reporting
 from .build_validation import Validation, judge_for, search_failures, threads_for, validate
@@ -30,6 +31,7 @@ from .errors import ConfigError
 from .frontends import SourceRequest, kind_of, load_source
 from .kinds import Model, OnnxModel, TorchModel
 from .output import MANIFEST, check_destination, write_build
+from .partial_build import build_each
 from .passes.base import Context
 from .pipeline import ArtifactPlan, Overrides, import_passes, plan_artifacts
 from .progress import Progress
@@ -67,6 +69,8 @@ class CompileOptions:
     overrides: Overrides = field(default_factory=Overrides)
     max_drop: float | None = None
     min_agreement: float | None = None
+    min_sqnr_db: float | None = None  # output SQNR floor in dB [the profile's]
+    output_kind: str | None = None  # what the first output means (output_kinds.KIND_NAMES) [inferred from it]
     cache_dir: str | Path | None = None  # a folder, or an fsspec URL (cache_store.py)
     use_cache: bool = True
     holdout: float = 0.2
@@ -92,7 +96,15 @@ class CompileOptions:
     def __post_init__(self) -> None:
         """Budgets are finite and >= 0 (agreement a fraction in [0, 1]): NaN or infinity would be written into a
         report that fails its own schema, and a negative budget gives a gate no build can pass."""
-        for name, upper in (("max_drop", math.inf), ("baseline_max_drop", math.inf), ("min_agreement", 1.0)):
+        if self.output_kind is not None and self.output_kind not in KIND_NAMES:
+            raise ConfigError(f"output-kind {self.output_kind!r}: use one of {', '.join(KIND_NAMES)}")
+        budgets = (
+            ("max_drop", math.inf),
+            ("baseline_max_drop", math.inf),
+            ("min_agreement", 1.0),
+            ("min_sqnr_db", math.inf),
+        )
+        for name, upper in budgets:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and 0 <= value <= upper):
                 bounds = "between 0 and 1" if upper == 1.0 else ">= 0"
@@ -159,6 +171,7 @@ def compile(options: CompileOptions) -> BuildResult:
     threads = threads_for(profile)
     label = f"float baseline of {info.location}"  # named: when it does not run, the error says which model
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, label)
+    reference.kind = infer_kind(reference.outputs, options.output_kind)
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress, cache.scratch() if cache else None, training)
     pruning = None
@@ -169,9 +182,7 @@ def compile(options: CompileOptions) -> BuildResult:
         plans = plan_artifacts(profile, dataclasses.replace(overrides, prune=prune), source_kind)
     starts = {p.artifact.name: model if p.from_source else baseline for p in plans}
     kept: dict[str, list[Model]] = {name: [] for name in starts}  # every pass's output, for tracing
-    built = [
-        (p, *run_passes(starts[p.artifact.name], list(p.passes), ctx, cache, kept[p.artifact.name])) for p in plans
-    ]
+    built, not_built = build_each(plans, starts, ctx, cache, kept, info.name)
     constraints, costs = check_artifacts(profile, info.name, built)
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
     checked = validate(profile, options, reference, built, evaluation, progress)
@@ -180,7 +191,7 @@ def compile(options: CompileOptions) -> BuildResult:
         built, searches = search_failures(profile, options, model, baseline, built, ctx, cache, evaluation, checked)
         constraints, costs = check_artifacts(profile, info.name, built)
         checked = validate(profile, options, reference, built, evaluation, progress)
-    checked.checks += latency_checks(costs)
+    checked.checks += latency_checks(costs) + [failure.check() for failure in not_built]
     # 6. Record: artifacts, report and manifest, written atomically.
     tracer = Tracer(ctx, cache, checked.reference, evaluation, threads)
     measured = {  # on the final artifacts only: a search may have replaced the first ones
@@ -221,22 +232,24 @@ def compile(options: CompileOptions) -> BuildResult:
             "file": BASELINE_FILE,
             "runtime": f"{checked.reference.runtime} {checked.reference.version}",
             "size_bytes": len(files[BASELINE_FILE]),
-            "accuracy": metrics.accuracy(checked.reference.outputs, evaluation.labels)
+            "accuracy": metrics.accuracy(checked.reference.outputs, evaluation.labels, checked.reference.kind)
             if evaluation.labels is not None
             else None,
             "export_parity": _export_parity(model, checked.reference.outputs, evaluation),
         },
         "import": reporting.records(import_records),
         "artifacts": artifacts,
+        "failed_artifacts": [failure.to_dict() for failure in not_built],
         "constraints": constraints,
         "cross_format": checked.cross_formats,
         "search": searches,
         "prune_search": pruning.to_dict() if pruning else None,
         "baseline_diff": regression,
         "gate": {
-            "max_accuracy_drop_points": checked.max_drop,
+            "max_accuracy_drop_points": checked.budget.max_drop,
             "on": options.gate_on,
-            "min_agreement": checked.min_agreement,
+            "min_agreement": checked.budget.min_agreement,
+            "min_sqnr_db": checked.budget.min_sqnr_db,
             "min_cross_format_agreement": profile.budgets.min_cross_format_agreement,
             "checks": [dataclasses.asdict(c) for c in checked.checks],
             "passed": all(c.passed for c in checked.checks),

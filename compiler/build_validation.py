@@ -33,8 +33,7 @@ class Validation:
     reference: RunResult
     evaluations: list[Evaluation]
     checks: list[gate.GateCheck]
-    max_drop: float
-    min_agreement: float
+    budget: gate.DriftBudget
     cross_formats: list[dict[str, Any]]
 
 
@@ -63,17 +62,16 @@ def validate(
             found.host_kernels = host_kernel_row(compare(name, reference, here, evaluation.labels), found)
         evaluations.append(found)
     int8 = [(plan.artifact.name, runs[plan.artifact.name]) for plan, _, _ in built if plan.precision == "int8"]
-    cross = [cross_format(a, b) for i, a in enumerate(int8) for b in int8[i + 1 :]]
-    max_drop, min_agreement = budget(profile, options)
+    cross = [cross_format(a, b, reference.output_kind()) for i, a in enumerate(int8) for b in int8[i + 1 :]]
+    drift_budget = budget(profile, options)
     checks = gate.check(
         evaluations,
-        max_drop,
-        min_agreement,
+        drift_budget,
         cross,
         profile.budgets.min_cross_format_agreement,
         on_bound=options.gate_on == "bound",
     )
-    return Validation(reference, evaluations, checks, max_drop, min_agreement, cross)
+    return Validation(reference, evaluations, checks, drift_budget, cross)
 
 
 def search_failures(
@@ -116,15 +114,18 @@ def judge_for(
 ) -> Judge:
     limits, on_bound = options.search_limits, options.gate_on == "bound"
     executor = make_executor(options.executor, options.jobs, options.address)
-    drop_and_agreement, threads = budget(profile, options), threads_for(profile)
-    return Judge(ctx, cache, evaluation, reference, drop_and_agreement, threads, limits, on_bound, executor)
+    drift_budget, threads = budget(profile, options), threads_for(profile)
+    return Judge(ctx, cache, evaluation, reference, drift_budget, threads, limits, on_bound, executor)
 
 
-def budget(profile: TargetProfile, options: CompileOptions) -> tuple[float, float]:
-    """(max accuracy drop in points, min agreement): the user's flags over the profile's budgets."""
-    max_drop = profile.budgets.max_accuracy_drop if options.max_drop is None else options.max_drop
-    min_agreement = profile.budgets.min_agreement if options.min_agreement is None else options.min_agreement
-    return max_drop, min_agreement
+def budget(profile: TargetProfile, options: CompileOptions) -> gate.DriftBudget:
+    """The user's flags over the profile's budgets."""
+    budgets = profile.budgets
+    return gate.DriftBudget(
+        budgets.max_accuracy_drop if options.max_drop is None else options.max_drop,
+        budgets.min_agreement if options.min_agreement is None else options.min_agreement,
+        budgets.min_sqnr_db if options.min_sqnr_db is None else options.min_sqnr_db,
+    )
 
 
 def threads_for(profile: TargetProfile) -> int:

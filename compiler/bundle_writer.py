@@ -153,6 +153,8 @@ def _index(report: dict[str, Any], subset: Dataset, same: bool, members: dict[st
             "sha256": subset.sha256,
             "same_as_build_evaluation": same,
             "inputs": list(subset.inputs),
+            # what the output means, declared or inferred at build time: the device judges it the same way
+            "output_kind": next((a["evaluation"].get("output_kind") for a in report["artifacts"]), None),
         },
         "artifacts": [
             {

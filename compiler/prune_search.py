@@ -38,11 +38,12 @@ class CurvePoint:
     amount: float
     passed: bool
     accuracy_drop_points: float | None
-    agreement: float
+    agreement: float | None  # None: the output has no decisions (regression)
     latency_p50_ms: float
     size_bytes: int
     compressed_bytes: int
     seconds: float
+    sqnr_db: float
 
 
 @dataclass
@@ -78,7 +79,7 @@ def auto_prune(request: PruneRequest, plan: ArtifactPlan, baseline: Model, judge
         request.spec.name,
         request.amount_option,
         plan.artifact.name,
-        {"max_accuracy_drop_points": budget[0], "min_agreement": budget[1]},
+        budget.to_dict(),
     )
     position = next(i for i, p in enumerate(plan.passes) if p.name == request.spec.name)
 
@@ -110,6 +111,7 @@ def auto_prune(request: PruneRequest, plan: ArtifactPlan, baseline: Model, judge
                 len(data),
                 len(zlib.compress(data, 9)),
                 outcome.seconds,
+                evaluated.sqnr_db,
             )
             found.curve.append(point)
             points.append(point)
@@ -158,10 +160,14 @@ def plot_curve(found: PruneSearch) -> bytes:
         drift_axis.plot(amounts, [p.accuracy_drop_points for p in points], "o-", label="top-1 drop (points)")
         drift_axis.axhline(found.budget["max_accuracy_drop_points"], color="red", linestyle="--", label="budget")
         drift_axis.set_ylabel("accuracy drop vs float (points)")
-    else:
-        drift_axis.plot(amounts, [100 * p.agreement for p in points], "o-", label="top-1 agreement (%)")
+    elif all(p.agreement is not None for p in points):
+        drift_axis.plot(amounts, [100 * (p.agreement or 0.0) for p in points], "o-", label="agreement (%)")
         drift_axis.axhline(100 * found.budget["min_agreement"], color="red", linestyle="--", label="budget")
         drift_axis.set_ylabel("agreement with float (%)")
+    else:  # a regression output: no decisions to agree on
+        drift_axis.plot(amounts, [p.sqnr_db for p in points], "o-", label="output SQNR (dB)")
+        drift_axis.axhline(found.budget["min_sqnr_db"], color="red", linestyle="--", label="budget")
+        drift_axis.set_ylabel("output SQNR vs float (dB)")
     latency_axis.plot(amounts, [p.latency_p50_ms for p in points], "o-")
     latency_axis.set_ylabel(f"{found.measured_on} p50 latency (ms)")
     size_axis.plot(amounts, [p.size_bytes / 1024 for p in points], "o-", label="file")

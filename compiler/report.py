@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from .pipeline import ArtifactPlan
     from .validation.evaluate import Evaluation
 
-SCHEMA_VERSION = "1.3"  # 1.1: latency, macs, io_layout, trace, rmse/mae, confusion_delta; 1.2: device_runs; 1.3: cost
+# 1.1: latency, macs, io_layout, trace, rmse/mae, confusion_delta; 1.2: device_runs; 1.3: cost; 1.4: output_kind,
+# gate.min_sqnr_db and sqnr_db checks, agreement null for regression outputs, failed_artifacts
+SCHEMA_VERSION = "1.4"
 TOOLS = (
     "numpy",
     "onnx",

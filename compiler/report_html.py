@@ -129,7 +129,11 @@ def _gate(report: dict[str, Any]) -> str:
         for c in checks
     ]
     bad = [i for i, c in enumerate(checks) if not c["passed"]]
-    return _table(["artifact", "metric", "value", "limit", "verdict"], rows, bad)
+    not_built = [
+        f"<p><b>Not built: {_e(f['file'])}</b> ({_e(f['pipeline'])}): {_e(f['message'])}. Try: {_e(f['try'])}.</p>"
+        for f in report.get("failed_artifacts") or []
+    ]
+    return "\n".join([_table(["artifact", "metric", "value", "limit", "verdict"], rows, bad), *not_built])
 
 
 def _device(report: dict[str, Any]) -> list[str]:

@@ -89,9 +89,10 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{100 * t['float_mac_fraction']:.2f}% | {num(t['latency_p50_ms'])} |"
             for t in found["trials"]
         ]
+    lines += _not_built_lines(report)
     lines += ["", "## Gate", ""]
     lines += [
-        f"- {'ok' if c['passed'] else '**FAIL**'}: {c['artifact']} {c['metric']} = {c['value']:.4g} "
+        f"- {'ok' if c['passed'] else '**FAIL**'}: {c['artifact']} {c['metric']} = {_value(c['value'])} "
         f"(budget {c['limit']:g})"
         for c in report["gate"]["checks"]
     ]
@@ -125,6 +126,22 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _value(value: Any) -> str:
+    """A check's value: report.json spells an infinite SQNR 'inf', a number otherwise."""
+    return value if isinstance(value, str) else f"{value:.4g}"
+
+
+def _not_built_lines(report: dict[str, Any]) -> list[str]:
+    """Artifacts a converter could not build (partial_build.py): the others are in this build."""
+    failed = report.get("failed_artifacts") or []
+    if not failed:
+        return []
+    lines = ["", "## Not built", ""]
+    for f in failed:
+        lines += [f"- `{f['file']}` ({f['pipeline']}): {f['message']}", f"  Try: {f['try']}."]
+    return lines
 
 
 def _pruning_lines(report: dict[str, Any]) -> list[str]:

@@ -56,16 +56,27 @@ def pass_drift(report: dict[str, Any]) -> bytes | None:
     traced = [(a["name"], a["trace"]["passes"]) for a in report["artifacts"] if (a.get("trace") or {}).get("passes")]
     if not traced:
         return None
-    labelled = all(row["drop_points"] is not None for _, rows in traced for row in rows)
+    rows_all = [row for _, rows in traced for row in rows]
+    key, label = _quality(rows_all, "drop_points", "agreement")
     figure, axes = pyplot().subplots(1, len(traced), figsize=(4.5 * len(traced), 3.4), squeeze=False)
     for axis, (name, rows) in zip(axes[0], traced, strict=True):
-        values = [row["drop_points"] if labelled else 100 * row["agreement"] for row in rows]
+        values = [row[key] * (100 if key == "agreement" else 1) for row in rows]
         axis.bar(range(len(rows)), values, color="tab:blue")
         axis.set_xticks(range(len(rows)), [row["stage"] for row in rows], rotation=20, fontsize=8)
         axis.set_title(name, fontsize=10)
-        axis.set_ylabel("top-1 drop vs float (points)" if labelled else "agreement with float (%)")
+        axis.set_ylabel(label.replace("top-1", "top-1 drop vs float") if key == "drop_points" else label)
         axis.grid(alpha=0.3, axis="y")
     return png(figure)
+
+
+def _quality(rows: list[dict[str, Any]], labelled_key: str, agreement_key: str) -> tuple[str, str]:
+    """Which number to plot for rows of one build: top-1 with labels, else agreement with the float model's
+    decisions, else (a regression output, no decisions) the output SQNR. Returns (key, axis label)."""
+    if all(row[labelled_key] is not None for row in rows):
+        return labelled_key, "top-1 (%)" if labelled_key == "accuracy" else "top-1 (points)"
+    if all(row[agreement_key] is not None for row in rows):
+        return agreement_key, "agreement with float (%)"
+    return "sqnr_db", "output SQNR vs float (dB)"
 
 
 def tradeoffs(report: dict[str, Any]) -> bytes | None:
@@ -73,10 +84,12 @@ def tradeoffs(report: dict[str, Any]) -> bytes | None:
     artifacts = report["artifacts"]
     if not artifacts:
         return None
-    labelled = all(a["evaluation"]["accuracy"] is not None for a in artifacts)
+    rows = [{**a["evaluation"]["drift"], "accuracy": a["evaluation"]["accuracy"]} for a in artifacts]
+    key, label = _quality(rows, "accuracy", "agreement")
+    labelled = key == "accuracy"
     figure, (size_axis, latency_axis) = pyplot().subplots(1, 2, figsize=(9, 3.4))
     for art in artifacts:
-        value, error = _accuracy(art["evaluation"], labelled)
+        value, error = _accuracy(art["evaluation"], key)
         size_axis.errorbar(art["size_bytes"] / 1024, value, yerr=error, fmt="o", capsize=3, label=art["name"])
         latency = art.get("latency")
         if latency:
@@ -88,16 +101,17 @@ def tradeoffs(report: dict[str, Any]) -> bytes | None:
     size_axis.set_xlabel("file size (KiB)")
     latency_axis.set_xlabel("host p50 latency, batch 1 (ms)")
     for axis in (size_axis, latency_axis):
-        axis.set_ylabel("top-1 (%)" if labelled else "agreement with float (%)")
+        axis.set_ylabel(label)
         axis.set_xlim(0, 1.15 * axis.get_xlim()[1])  # from zero, with room for the rightmost point
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     return png(figure)
 
 
-def _accuracy(evaluation: dict[str, Any], labelled: bool) -> tuple[float, Any]:
-    if not labelled:
-        return 100 * evaluation["drift"]["agreement"], None
+def _accuracy(evaluation: dict[str, Any], key: str) -> tuple[float, Any]:
+    if key != "accuracy":
+        value = evaluation["drift"][key]
+        return (100 * value if key == "agreement" else value), None
     interval = (evaluation.get("statistics") or {}).get("accuracy_interval")
     value = 100 * evaluation["accuracy"]
     if not interval:

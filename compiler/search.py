@@ -124,7 +124,7 @@ class Judge:
     cache: PassCache | None
     evaluation: Dataset
     reference: RunResult
-    budget: tuple[float, float]  # (max accuracy drop in points, min agreement), as the gate applies them
+    budget: gate.DriftBudget  # as the build's gate applies it
     threads: int
     limits: SearchLimits
     on_bound: bool = False  # judge the drop's upper 95% bound, as `--gate-on bound` judges the build
@@ -136,12 +136,12 @@ class Judge:
 
 
 def judged(
-    name: str, reference: RunResult, run: RunResult, data: Dataset, budget: tuple[float, float], on_bound: bool
+    name: str, reference: RunResult, run: RunResult, data: Dataset, budget: gate.DriftBudget, on_bound: bool
 ) -> tuple[Evaluation, bool]:
     """Gate a candidate exactly as the final validation gates the build (statistics only when the bound is
     gated: the bootstrap is the costly part)."""
     evaluation = compare(name, reference, run, data.labels, statistics=on_bound)
-    return evaluation, all(c.passed for c in gate.check([evaluation], *budget, on_bound=on_bound))
+    return evaluation, all(c.passed for c in gate.check([evaluation], budget, on_bound=on_bound))
 
 
 @dataclass
@@ -154,7 +154,7 @@ class _Search:
     cache: PassCache | None
     evaluation: Dataset
     reference: RunResult
-    budget: tuple[float, float]
+    budget: gate.DriftBudget
     threads: int
     limits: SearchLimits
     on_bound: bool = False
@@ -267,10 +267,7 @@ def search(plan: ArtifactPlan, start: Model, judge: Judge) -> SearchResult:
         else:
             chosen = max(
                 state.trials.values(),
-                key=lambda t: (
-                    t.evaluation.accuracy or t.evaluation.drift["agreement"],
-                    t.evaluation.drift["sqnr_db"],
-                ),
+                key=lambda t: (_decision_quality(t.evaluation), t.evaluation.sqnr_db),
             )
         stopped = state.exhausted() or "completed"
         failed = list(state.failures.values())
@@ -295,10 +292,18 @@ def _naive_or_equalized(state: _Search) -> Trial:
         state.plan = dataclasses.replace(plain, passes=(*before, *passes[position:]))
         equalized = state.trial((), "equalize")
         gain = EQUALIZE_MIN_GAIN_DB
-        if equalized and equalized.evaluation.drift["sqnr_db"] >= naive.evaluation.drift["sqnr_db"] + gain:
+        if equalized and equalized.evaluation.sqnr_db >= naive.evaluation.sqnr_db + gain:
             return equalized
     state.plan = plain
     return naive
+
+
+def _decision_quality(evaluation: Evaluation) -> float:
+    """Accuracy with labels, else agreement, else nothing to rank by (a regression output: SQNR decides)."""
+    if evaluation.accuracy is not None:
+        return evaluation.accuracy
+    agreement = evaluation.drift["agreement"]
+    return 0.0 if agreement is None else agreement
 
 
 def _tensor_sqnr(state: _Search, naive: Trial) -> list[dict[str, Any]]:
@@ -318,7 +323,7 @@ def _sensitivity(state: _Search, naive: Trial) -> list[dict[str, Any]]:
     while len(gains) < len(nodes) and not state.exhausted():
         chunk = nodes[len(gains) : len(gains) + min(state.executor.width, state.remaining)]
         for node, alone in zip(chunk, state.batch([(n,) for n in chunk], "sensitivity"), strict=True):
-            gain = None if alone is None else alone.evaluation.drift["sqnr_db"] - naive.evaluation.drift["sqnr_db"]
+            gain = None if alone is None else alone.evaluation.sqnr_db - naive.evaluation.sqnr_db
             gains[node] = None if gain is None else round(gain, 3)
     rows = [{"node": node, "macs": macs[node], "sqnr_gain_db": gains.get(node)} for node in nodes]
     return sorted(rows, key=lambda r: (r["sqnr_gain_db"] is None, -(r["sqnr_gain_db"] or 0.0), r["macs"]))

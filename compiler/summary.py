@@ -44,14 +44,17 @@ def summarize(report: dict[str, Any], path: Path) -> str:
             if ev["accuracy"] is None
             else (f"top-1 {100 * ev['accuracy']:.2f}% (drop {ev['accuracy_drop_points']:.2f} points{_noise(ev)}), ")
         )
-        sqnr = ev["drift"]["sqnr_db"]
-        accuracy_text = f"{verification_text(art)}, " + accuracy_text
+        sqnr, agreement = ev["drift"]["sqnr_db"], ev["drift"]["agreement"]
+        accuracy_text = f"{verification_text(art)}, {_kind_text(ev)}" + accuracy_text
+        agreement_text = "" if agreement is None else f"agreement {100 * agreement:.2f}%, "
         origin = ", ".join(filter(None, [kernels_text(ev), host_kernels_text(ev)]))
         lines.append(
             f"  {art['file']}: {art['size_bytes'] / 1024:.1f} KiB ({art['size_ratio']:.2f}x float), "
-            f"{accuracy_text}agreement {100 * ev['drift']['agreement']:.2f}%, SQNR {sqnr:.1f} dB{_latency(art)}"
-            + (f"; {origin}" if origin else "")
+            f"{accuracy_text}{agreement_text}SQNR {sqnr:.1f} dB{_latency(art)}" + (f"; {origin}" if origin else "")
         )
+    lines += [
+        f"  {f['file']}: NOT BUILT: {f['message'][:300]}; {f['try']}" for f in report.get("failed_artifacts") or []
+    ]
     failed = {c["artifact"] for c in report["gate"]["checks"] if not c["passed"]}
     lines += [line for art in report["artifacts"] if art["name"] in failed and (line := traced_summary(art))]
     for name, found in report.get("search", {}).items():
@@ -66,10 +69,8 @@ def summarize(report: dict[str, Any], path: Path) -> str:
             f"({100 * chosen['float_mac_fraction']:.2f}% of MACs)"
         )
     for pair in report.get("cross_format", []):
-        lines.append(
-            f"  cross-format {' vs '.join(pair['pair'])}: top-1 agreement {100 * pair['agreement']:.2f}%, "
-            f"cosine {pair['cosine']:.5f}"
-        )
+        agreement = "" if pair["agreement"] is None else f"agreement {100 * pair['agreement']:.2f}%, "
+        lines.append(f"  cross-format {' vs '.join(pair['pair'])}: {agreement}cosine {pair['cosine']:.5f}")
     for name, facts in report.get("constraints", {}).items():
         if facts.get("compile_command"):
             lines.append(f"  {name}: next: {facts['compile_command']}")
@@ -77,7 +78,7 @@ def summarize(report: dict[str, Any], path: Path) -> str:
     cross = f"; cross-format agreement >= {gate['min_cross_format_agreement']}" if report.get("cross_format") else ""
     lines.append(
         f"  gate: {verdict} (top-1 drop <= {gate['max_accuracy_drop_points']} points, agreement >= "
-        f"{gate['min_agreement']} without labels{cross})"
+        f"{gate['min_agreement']} without labels{_sqnr_floor(gate)}{cross})"
     )
     for check in (c for c in gate["checks"] if c["metric"] == "top1_change_vs_baseline_points"):
         lines.append(
@@ -90,6 +91,21 @@ def summarize(report: dict[str, Any], path: Path) -> str:
         f"  cache: {len(cached)} pass(es) reused ({', '.join(cached) or '-'}); {len(ran)} ran ({', '.join(ran) or '-'})"
     )
     return "\n".join(lines)
+
+
+def _kind_text(evaluation: dict[str, Any]) -> str:
+    """Said only when the output is not plain class scores: then 'agreement' means the kind's decisions."""
+    kind = evaluation.get("output_kind") or {"name": "classes"}
+    if kind["name"] == "classes":
+        return ""
+    if kind["name"] == "score":
+        return f"score output (decision at {kind['threshold']:g}), "
+    return f"{kind['name']} output, "
+
+
+def _sqnr_floor(gate: dict[str, Any]) -> str:
+    floor = gate.get("min_sqnr_db")  # reports before schema 1.4 had none
+    return "" if floor is None else f"; SQNR >= {floor:g} dB"
 
 
 def _noise(evaluation: dict[str, Any]) -> str:

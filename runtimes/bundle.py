@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .layout import IoLayout
+from .output_kinds import KIND_NAMES, OutputKind
 
 FORMAT = 1
 INDEX = "bundle.json"
@@ -79,6 +80,7 @@ class EvalSubset:
     labels: np.ndarray | None
     float_outputs: np.ndarray
     host_outputs: dict[str, np.ndarray]
+    kind: OutputKind | None = None  # as the build judged the output (bundles before it: inferred on the device)
 
     def __len__(self) -> int:
         return len(self.float_outputs)
@@ -159,6 +161,7 @@ class Bundle:
             labels=arrays.get("labels"),
             float_outputs=arrays["float_outputs"],
             host_outputs={name: arrays[key] for name, key in hosts.items()},
+            kind=_output_kind(self.index["data"].get("output_kind"), where),
         )
 
     def sha256(self) -> str:
@@ -229,3 +232,15 @@ def _artifacts(index: dict[str, Any], where: str) -> list[BundleArtifact]:
 
 def artifact_member(file: str) -> str:
     return f"artifacts/{file}"
+
+
+def _output_kind(recorded: Any, where: str) -> OutputKind | None:
+    """bundle.json's output kind, checked: the index is data from another machine, never trusted blindly."""
+    if recorded is None:
+        return None
+    if not isinstance(recorded, dict) or recorded.get("name") not in KIND_NAMES:
+        raise BundleError(f"{where}: bundle.json's data.output_kind {recorded!r} is not one edgec writes; re-bundle")
+    threshold = recorded.get("threshold", 0.0)
+    if not isinstance(threshold, int | float):
+        raise BundleError(f"{where}: bundle.json's output_kind threshold {threshold!r} is not a number; re-bundle")
+    return OutputKind(recorded["name"], float(threshold))

@@ -23,6 +23,7 @@ from .jsonio import to_json
 from .kernels import litert_kernels, onnxruntime_kernels, tflm_kernels
 from .layout import artifact_inputs
 from .memory import current_rss_bytes, peak_rss_bytes, reset_peak
+from .output_kinds import infer_kind
 from .runner import Runner, run_batched
 from .timing import bounded_runs, latency_record, time_runs
 
@@ -105,13 +106,14 @@ def _accuracy(runner: Runner, artifact: BundleArtifact, data: EvalSubset, batch_
     outputs = first if artifact.layout is None else artifact.layout.first_output_as_baseline(first)
     host = data.host_outputs[artifact.name]
     rows: dict[str, Any] = {"samples": len(data), "labels": data.labels is not None}
-    if data.labels is not None:
-        rows["accuracy"] = metrics.accuracy(outputs, data.labels)
-        rows["float_accuracy"] = metrics.accuracy(data.float_outputs, data.labels)
-        rows["host_accuracy"] = metrics.accuracy(host, data.labels)
+    kind = data.kind or infer_kind(data.float_outputs)
+    if data.labels is not None and kind.decisions(outputs) is not None:
+        rows["accuracy"] = metrics.accuracy(outputs, data.labels, kind)
+        rows["float_accuracy"] = metrics.accuracy(data.float_outputs, data.labels, kind)
+        rows["host_accuracy"] = metrics.accuracy(host, data.labels, kind)
         rows["drop_points"] = (rows["float_accuracy"] - rows["accuracy"]) * 100
-    rows["vs_float"] = metrics.drift(data.float_outputs, outputs)
-    rows["vs_host"] = {**metrics.drift(host, outputs), "identical_fraction": _identical(host, outputs)}
+    rows["vs_float"] = metrics.drift(data.float_outputs, outputs, kind)
+    rows["vs_host"] = {**metrics.drift(host, outputs, kind), "identical_fraction": _identical(host, outputs)}
     return rows
 
 

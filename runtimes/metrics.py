@@ -1,6 +1,7 @@
 """Output-drift metrics between a reference (float) and a candidate (artifact), numpy only.
 
-Chosen because each answers a different question: accuracy and agreement what a user sees, cosine and
+Chosen because each answers a different question: accuracy and agreement what a user sees (decided by the
+output's kind, see output_kinds.py; a regression output has neither), cosine and
 SQNR how much signal survives (SQNR in dB is comparable across models), rmse and mae the error in the
 output's own units (ST Edge AI's `validate` reports both), max-abs the worst single value.
 """
@@ -9,17 +10,22 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def top1(outputs: np.ndarray) -> np.ndarray:
-    return outputs.reshape(len(outputs), -1).argmax(axis=1)
+from .output_kinds import OutputKind, infer_kind
 
 
-def accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
-    return float((top1(outputs) == labels).mean())
+def accuracy(outputs: np.ndarray, labels: np.ndarray, kind: OutputKind | None = None) -> float | None:
+    """The kind's accuracy against labels (a sequence's per-position accuracy); None for a regression output.
+    Without `kind` the outputs' own shape decides, as for the float model's."""
+    correct = (kind or infer_kind(outputs)).correct(outputs, labels)
+    return None if correct is None else float(correct.mean())
 
 
-def agreement(reference: np.ndarray, candidate: np.ndarray) -> float:
-    return float((top1(reference) == top1(candidate)).mean())
+def agreement(reference: np.ndarray, candidate: np.ndarray, kind: OutputKind | None = None) -> float | None:
+    """How often the candidate decides as the reference does (per position for a sequence); None without
+    decisions. The kind comes from the reference (the float model) unless given."""
+    kind = kind or infer_kind(reference)
+    ref, cand = kind.decisions(reference), kind.decisions(candidate)
+    return None if ref is None or cand is None else float((ref == cand).mean())
 
 
 def cosine(reference: np.ndarray, candidate: np.ndarray) -> float:
@@ -54,9 +60,9 @@ def sqnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
     return float(10 * np.log10(signal / noise)) if signal > 0 else float("-inf")
 
 
-def drift(reference: np.ndarray, candidate: np.ndarray) -> dict[str, float]:
+def drift(reference: np.ndarray, candidate: np.ndarray, kind: OutputKind | None = None) -> dict[str, float | None]:
     return {
-        "agreement": agreement(reference, candidate),
+        "agreement": agreement(reference, candidate, kind),
         "rmse": rmse(reference, candidate),
         "mae": mae(reference, candidate),
         "cosine": cosine(reference, candidate),

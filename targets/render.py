@@ -17,7 +17,7 @@ def render_profile(profile: TargetProfile) -> str:
         f"{quant.format}, calibration {quant.calibration}"
         + (", symmetric activations" if quant.symmetric_activations else ""),
         f"  budgets      top-1 drop <= {budgets.max_accuracy_drop} points; agreement >= {budgets.min_agreement} "
-        "(unlabelled data)"
+        f"(unlabelled data); output SQNR >= {budgets.min_sqnr_db:g} dB"
         + (f"; device p90 <= {budgets.max_latency_ms} ms" if budgets.max_latency_ms is not None else ""),
         "  artifacts",
         *[f"    {a.name:<10} {a.format} for {a.runtime}: {a.pipeline}" for a in profile.artifacts],

@@ -59,8 +59,8 @@ def test_per_class_deltas_add_up_to_the_overall_drop():
 def test_the_gate_can_hold_the_interval_s_upper_end_to_the_budget():
     evaluation = Evaluation("onnx", "onnxruntime", "1", 1, 360, 0.98, 0.985, 0.5, {"agreement": 0.99})
     evaluation.statistics = {"drop_interval_points": [-0.3, 1.4]}
-    (point,) = gate.check([evaluation], 1.0, 0.97)
-    (bound,) = gate.check([evaluation], 1.0, 0.97, on_bound=True)
+    (point,) = gate.check([evaluation], gate.DriftBudget(1.0, 0.97))
+    (bound,) = gate.check([evaluation], gate.DriftBudget(1.0, 0.97), on_bound=True)
     assert point.passed and point.value == 0.5
     assert not bound.passed and bound.value == 1.4 and bound.metric == "accuracy_drop_upper_bound_points"
 
@@ -91,7 +91,7 @@ def test_search_candidates_are_judged_on_the_bound_when_the_build_is():
     candidate[:2] = np.eye(4, dtype=np.float32)[(labels[:2] + 1) % 4]  # 2 of 400 broken: 0.5 points
     data = Dataset({"x": np.zeros((400, 1), np.float32)}, labels, "crafted")
     runs = [RunResult(outputs, "onnxruntime", "test", 1) for outputs in (reference, candidate)]
-    point, passed_on_point = judged("onnx", *runs, data, (1.0, 0.97), on_bound=False)
-    bound, passed_on_bound = judged("onnx", *runs, data, (1.0, 0.97), on_bound=True)
+    point, passed_on_point = judged("onnx", *runs, data, gate.DriftBudget(1.0, 0.97), on_bound=False)
+    bound, passed_on_bound = judged("onnx", *runs, data, gate.DriftBudget(1.0, 0.97), on_bound=True)
     assert point.accuracy_drop_points == 0.5 and passed_on_point
     assert bound.statistics["drop_interval_points"][1] > 1.0 and not passed_on_bound

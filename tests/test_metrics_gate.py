@@ -42,8 +42,8 @@ def _evaluation(drop: float | None, agreement: float) -> Evaluation:
 
 
 def test_gate_uses_accuracy_drop_with_labels_and_agreement_without():
-    ok, bad = gate.check([_evaluation(0.5, 0.9), _evaluation(1.5, 1.0)], max_drop=1.0, min_agreement=0.99)
+    ok, bad = gate.check([_evaluation(0.5, 0.9), _evaluation(1.5, 1.0)], gate.DriftBudget(1.0, 0.99))
     assert ok.passed and ok.metric == "accuracy_drop_points"
     assert not bad.passed and "OVER BUDGET" in bad.describe()
-    (unlabelled,) = gate.check([_evaluation(None, 0.95)], max_drop=1.0, min_agreement=0.97)
+    (unlabelled,) = gate.check([_evaluation(None, 0.95)], gate.DriftBudget(1.0, 0.97))
     assert unlabelled.metric == "agreement" and not unlabelled.passed

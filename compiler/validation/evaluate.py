@@ -10,9 +10,10 @@ import numpy as np
 
 from ...runtimes import metrics, open_runner
 from ...runtimes.layout import IoLayout
+from ...runtimes.output_kinds import OutputKind, infer_kind
 from ...runtimes.runner import run_batched
 from ..data import Dataset
-from ..errors import ToolchainError
+from ..errors import ToolchainError, clip
 from ..progress import Progress
 from ..quiet import captured_native_output
 from .statistics import drift_statistics
@@ -26,6 +27,12 @@ class RunResult:
     runtime: str
     version: str
     threads: int
+    # the float baseline's only: what its output means (declared, else inferred from these outputs); every
+    # artifact compared with it is judged by this kind
+    kind: OutputKind | None = None
+
+    def output_kind(self) -> OutputKind:
+        return self.kind or infer_kind(self.outputs)
 
 
 @dataclass
@@ -40,13 +47,20 @@ class Evaluation:
     accuracy: float | None
     float_accuracy: float | None
     accuracy_drop_points: float | None
-    drift: dict[str, float] = field(default_factory=dict)
+    drift: dict[str, float | None] = field(default_factory=dict)  # agreement None: the output has no decisions
     # bootstrap intervals, per-class deltas, flips, worst samples (validation/statistics.py); None in search trials
     statistics: dict[str, Any] | None = None
     # whose kernels produced these numbers (validation/kernels.py KernelRoute.to_dict); None in search trials
     kernels: dict[str, Any] | None = None
     # the build host's own kernels, when they are not the ones above: their drift, and whether it diverges
     host_kernels: dict[str, Any] | None = None
+    # what the output means and so how agreement and accuracy were decided (output_kinds.py)
+    output_kind: dict[str, Any] = field(default_factory=lambda: {"name": "classes"})
+
+    @property
+    def sqnr_db(self) -> float:
+        """Output SQNR vs float: measured for every kind, the number searches rank candidates by."""
+        return float(self.drift["sqnr_db"])  # type: ignore[arg-type]  # drift's only optional entry is agreement
 
 
 def run_model(
@@ -66,15 +80,16 @@ def run_model(
         with progress.counter(f"evaluating {label}", len(data)) as counter:
             outputs = run_batched(runner, data.inputs, on_batch=counter.update, layout=layout)
     except Exception as exc:  # the artifact does not load or run: a converter produced something broken
-        raise ToolchainError(f"{label} does not run in {runtime}: {type(exc).__name__}: {str(exc)[:300]}") from exc
+        raise ToolchainError(f"{label} does not run in {runtime}: {type(exc).__name__}: {clip(str(exc))}") from exc
     first = outputs[0] if layout is None else layout.first_output_as_baseline(outputs[0])
     return RunResult(first, runner.runtime, runner.version, runner.threads)
 
 
-def cross_format(a: tuple[str, RunResult], b: tuple[str, RunResult]) -> dict[str, Any]:
-    """Two artifacts of one model in two formats/runtimes against each other (ONNX-int8 vs TFLite-int8)."""
+def cross_format(a: tuple[str, RunResult], b: tuple[str, RunResult], kind: OutputKind) -> dict[str, Any]:
+    """Two artifacts of one model in two formats/runtimes against each other (ONNX-int8 vs TFLite-int8), their
+    decisions taken as the float baseline's `kind` says."""
     (name_a, run_a), (name_b, run_b) = a, b
-    return {"pair": [name_a, name_b], **metrics.drift(run_a.outputs, run_b.outputs)}
+    return {"pair": [name_a, name_b], **metrics.drift(run_a.outputs, run_b.outputs, kind)}
 
 
 def compare(
@@ -82,11 +97,13 @@ def compare(
 ) -> Evaluation:
     """The three rows; with `statistics`, also how sure they are and which samples make them (the final
     validation wants this; a search's trials only need the gate's numbers)."""
+    kind = baseline.output_kind()
     accuracy = float_accuracy = drop = None
     if labels is not None:
-        accuracy = metrics.accuracy(artifact.outputs, labels)
-        float_accuracy = metrics.accuracy(baseline.outputs, labels)
-        drop = round(100 * (float_accuracy - accuracy), 4)
+        accuracy = metrics.accuracy(artifact.outputs, labels, kind)
+        float_accuracy = metrics.accuracy(baseline.outputs, labels, kind)
+        if accuracy is not None and float_accuracy is not None:
+            drop = round(100 * (float_accuracy - accuracy), 4)
     return Evaluation(
         name,
         artifact.runtime,
@@ -96,6 +113,7 @@ def compare(
         accuracy,
         float_accuracy,
         drop,
-        metrics.drift(baseline.outputs, artifact.outputs),
-        drift_statistics(baseline.outputs, artifact.outputs, labels) if statistics else None,
+        metrics.drift(baseline.outputs, artifact.outputs, kind),
+        drift_statistics(baseline.outputs, artifact.outputs, labels, kind) if statistics else None,
+        output_kind=kind.to_dict(),
     )

@@ -130,8 +130,11 @@ def host_kernel_row(here: Evaluation, target: Evaluation) -> dict[str, Any]:
     """The build host's own numbers beside the target's, flagged when they differ beyond noise: a reader of a
     build made on an AVX2 machine sees that its ONNX Runtime saturates where the device does not."""
     host = host_cpu()
-    sqnr_gap = abs(here.drift["sqnr_db"] - target.drift["sqnr_db"])
-    agreement_gap = abs(here.drift["agreement"] - target.drift["agreement"])
+    sqnr_gap = abs(here.sqnr_db - target.sqnr_db)
+    here_agreement, target_agreement = here.drift["agreement"], target.drift["agreement"]
+    agreement_gap = (  # a regression output has no decisions: SQNR alone tells
+        abs(here_agreement - target_agreement) if here_agreement is not None and target_agreement is not None else 0.0
+    )
     diverges = bool(sqnr_gap > DIVERGENCE_DB or agreement_gap >= DIVERGENCE_AGREEMENT)
     return {
         "cpu": host.model,

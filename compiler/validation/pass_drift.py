@@ -98,9 +98,9 @@ def _rows(evaluated: list[tuple[str, str, Evaluation]]) -> list[dict[str, Any]]:
                 "drop_points": drop,
                 "step_points": None if drop is None else round(drop - previous_drop, 4),
                 "agreement": agreement,
-                "agreement_step": round(agreement - previous_agreement, 6),
+                "agreement_step": None if agreement is None else round(agreement - previous_agreement, 6),
                 "sqnr_db": evaluation.drift["sqnr_db"],
             }
         )
-        previous_drop, previous_agreement = drop or 0.0, agreement
+        previous_drop, previous_agreement = drop or 0.0, 1.0 if agreement is None else agreement
     return rows

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ...runtimes import metrics
+from ...runtimes.output_kinds import OutputKind, infer_kind
 
 RESAMPLES = 2000
 LEVEL = 0.95
@@ -94,32 +94,64 @@ def _softmax(outputs: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def flips(reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray | None, limit: int = 50) -> dict[str, Any]:
-    """Samples whose top-1 prediction changed between the float model and the artifact, most confident first.
+def _confidence(candidate: np.ndarray, kind: OutputKind, decided: np.ndarray) -> np.ndarray:
+    """The artifact's probability for its own decision per sample: a softmax for classes, the score itself (or
+    its sigmoid, for logits) for a score."""
+    if kind.name == "classes":
+        return _softmax(candidate)[np.arange(len(decided)), decided]
+    score = candidate.reshape(len(candidate), -1)[:, 0].astype(np.float64)
+    probability = score if kind.threshold == 0.5 else 1 / (1 + np.exp(-score))
+    return np.where(decided == 1, probability, 1 - probability)
 
-    `confidence` is the artifact's probability for its own (new) prediction; a confident flip is a real
+
+def flips(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    labels: np.ndarray | None,
+    kind: OutputKind | None = None,
+    limit: int = 50,
+) -> dict[str, Any] | None:
+    """Samples whose decision changed between the float model and the artifact, most confident first.
+
+    `confidence` is the artifact's probability for its own (new) decision; a confident flip is a real
     change of mind, a low one a near tie tipped by rounding. `fixed`/`broken` count flips that became right or
-    wrong (with labels)."""
-    float_top, top = metrics.top1(reference), metrics.top1(candidate)
-    probabilities = _softmax(candidate)
+    wrong (with labels). A sequence lists the samples with the most changed positions; a regression output
+    has no decisions, so no flips."""
+    kind = kind or infer_kind(reference)
+    float_top, top = kind.decisions(reference), kind.decisions(candidate)
+    if float_top is None or top is None:
+        return None
+    if top.ndim == 2:
+        return _sequence_flips(float_top, top, limit)
+    confidence_all = _confidence(candidate, kind, top)
     changed = np.flatnonzero(float_top != top)
-    confidence = probabilities[changed, top[changed]]
-    order = changed[np.argsort(-confidence, kind="stable")]
+    order = changed[np.argsort(-confidence_all[changed], kind="stable")]
     items = [
         {
             "index": int(i),
             "float_label": int(float_top[i]),
             "artifact_label": int(top[i]),
-            "label": None if labels is None else int(labels[i]),
-            "confidence": round(float(probabilities[i, top[i]]), 5),
+            "label": None if labels is None else int(np.asarray(labels).reshape(-1)[i]),
+            "confidence": round(float(confidence_all[i]), 5),
         }
         for i in order[:limit]
     ]
     summary: dict[str, Any] = {"count": len(changed), "listed": items}
     if labels is not None:
-        summary["broken"] = int(np.sum((float_top[changed] == labels[changed]) & (top[changed] != labels[changed])))
-        summary["fixed"] = int(np.sum((float_top[changed] != labels[changed]) & (top[changed] == labels[changed])))
+        flat = np.asarray(labels).reshape(-1)
+        summary["broken"] = int(np.sum((float_top[changed] == flat[changed]) & (top[changed] != flat[changed])))
+        summary["fixed"] = int(np.sum((float_top[changed] != flat[changed]) & (top[changed] == flat[changed])))
     return summary
+
+
+def _sequence_flips(float_top: np.ndarray, top: np.ndarray, limit: int) -> dict[str, Any]:
+    moved = (float_top != top).sum(axis=1)
+    changed = np.flatnonzero(moved)
+    order = changed[np.argsort(-moved[changed], kind="stable")]
+    items = [
+        {"index": int(i), "positions_changed": int(moved[i]), "positions": int(top.shape[1])} for i in order[:limit]
+    ]
+    return {"count": len(changed), "listed": items}
 
 
 def worst(reference: np.ndarray, candidate: np.ndarray, k: int = 10) -> list[dict[str, Any]]:
@@ -140,21 +172,33 @@ def worst(reference: np.ndarray, candidate: np.ndarray, k: int = 10) -> list[dic
 
 
 def drift_statistics(
-    reference: np.ndarray, candidate: np.ndarray, labels: np.ndarray | None, limit: int = 50, k: int = 10
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    labels: np.ndarray | None,
+    kind: OutputKind | None = None,
+    limit: int = 50,
+    k: int = 10,
 ) -> dict[str, Any]:
-    """Everything above for one artifact against the float baseline, as report.json stores it."""
+    """Everything above for one artifact against the float baseline, as report.json stores it; the intervals
+    are over per-sample correctness (a sequence's fraction of right positions), per-class rows and the
+    confusion delta only where a sample has one decision."""
+    kind = kind or infer_kind(reference)
     result: dict[str, Any] = {
         "resamples": RESAMPLES,
         "level": LEVEL,
-        "flips": flips(reference, candidate, labels, limit),
+        "flips": flips(reference, candidate, labels, kind, limit),
         "worst": worst(reference, candidate, k),
     }
-    if labels is not None:
-        float_top, top = metrics.top1(reference), metrics.top1(candidate)
-        float_correct, correct = float_top == labels, top == labels
+    float_correct, correct = (
+        (None, None) if labels is None else (kind.correct(reference, labels), kind.correct(candidate, labels))
+    )
+    if float_correct is not None and correct is not None:
         result["accuracy_interval"] = [round(v, 6) for v in accuracy_interval(correct)]
         result["float_accuracy_interval"] = [round(v, 6) for v in accuracy_interval(float_correct)]
         result["drop_interval_points"] = [round(v, 4) for v in drop_interval(float_correct, correct)]
-        result["per_class"] = per_class(labels, float_top, top)
-        result["confusion_delta"] = confusion_delta(labels, float_top, top)
+        float_top, top = kind.decisions(reference), kind.decisions(candidate)
+        if labels is not None and float_top is not None and top is not None and top.ndim == 1:
+            flat = np.asarray(labels).reshape(-1)
+            result["per_class"] = per_class(flat, float_top, top)
+            result["confusion_delta"] = confusion_delta(flat, float_top, top)
     return result

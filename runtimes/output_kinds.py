@@ -1,0 +1,79 @@
+"""What a model's output means, so drift is judged by what the output does rather than by one argmax.
+
+A single argmax over the flattened output is right for [N, C] class scores only. On a [N, 1] speech
+probability it is always 0, so "agreement 100%" held while the int8 artifact had lost the speech detector
+(F1 0.036 against 0.972); on [N, T, C] per-frame classes it compares one cell of T*C. Each kind therefore says
+what a *decision* is:
+
+- classes    [N, C]       the argmax class per sample;
+- score      [N] / [N, 1] the thresholded decision per sample (0.5 for probabilities, 0 for logits);
+- sequence   [N, T, C]    the argmax class per position (agreement is the fraction of positions);
+- regression anything else (embeddings, images, states): no decision; judged by SQNR, cosine and error.
+
+The kind is inferred from the float model's own outputs, or declared (`--output-kind`) where the shape cannot
+tell, such as an [N, 128] embedding that looks like 128 class scores. numpy only: the device harness uses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+KIND_NAMES = ("classes", "score", "sequence", "regression")
+
+
+@dataclass(frozen=True)
+class OutputKind:
+    name: str
+    threshold: float = 0.0  # score only: the decision boundary
+
+    def decisions(self, outputs: np.ndarray) -> np.ndarray | None:
+        """Per-sample decisions ([N], or [N, T] for a sequence); None when the output has none (regression)."""
+        rows = outputs.reshape(len(outputs), -1)
+        if self.name == "classes":
+            return rows.argmax(axis=1)
+        if self.name == "score":
+            return (rows[:, 0] > self.threshold).astype(np.int64)
+        if self.name == "sequence":
+            return outputs.reshape(len(outputs), outputs.shape[1], -1).argmax(axis=2)
+        return None
+
+    def correct(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
+        """Per-sample correctness in [0, 1] (a sequence's fraction of right positions); None without decisions."""
+        decided = self.decisions(outputs)
+        if decided is None:
+            return None
+        labels = np.asarray(labels)
+        if decided.ndim == 2:
+            return (decided == labels.reshape(decided.shape)).mean(axis=1)
+        return (decided == labels.reshape(len(labels))).astype(np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "threshold": self.threshold} if self.name == "score" else {"name": self.name}
+
+    def describe(self) -> str:
+        return f"score (decision at {self.threshold:g})" if self.name == "score" else self.name
+
+
+def infer_kind(reference: np.ndarray, declared: str | None = None) -> OutputKind:
+    """The kind of an output from the float model's values over the evaluation set, or the declared one."""
+    if declared is not None and declared not in KIND_NAMES:
+        raise ValueError(f"unknown output kind {declared!r}: use one of {', '.join(KIND_NAMES)}")
+    per_sample = reference.shape[1:]
+    name = declared or _kind_from_shape(per_sample)
+    if name == "score":
+        probabilities = bool(np.all((reference >= 0) & (reference <= 1)))
+        return OutputKind("score", 0.5 if probabilities else 0.0)
+    return OutputKind(name)
+
+
+def _kind_from_shape(per_sample: tuple[int, ...]) -> str:
+    if int(np.prod(per_sample, dtype=np.int64)) == 1:
+        return "score"
+    if len(per_sample) == 1:
+        return "classes"
+    if len(per_sample) == 2:
+        return "sequence"
+    return "regression"
