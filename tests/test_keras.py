@@ -95,6 +95,9 @@ def test_legacy_h5_and_corrupt_files(keras_digits, tmp_path):
     keras.saving.load_model(keras_digits["model"]).save(tmp_path / "legacy.h5")
     model, info = load_source(SourceRequest(str(tmp_path / "legacy.h5")))
     assert info.kind == "keras" and model.model.count_params() > 0
+    (tmp_path / "legacy.hdf5").write_bytes((tmp_path / "legacy.h5").read_bytes())  # the same file, its other name
+    same, info = load_source(SourceRequest(str(tmp_path / "legacy.hdf5")))
+    assert info.kind == "keras" and same.model.count_params() == model.model.count_params()
     (tmp_path / "broken.keras").write_bytes(b"not a zip archive")
     with pytest.raises(InputError, match=r"broken\.keras: cannot load as a Keras model"):
         load_source(SourceRequest(str(tmp_path / "broken.keras")))

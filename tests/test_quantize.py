@@ -152,3 +152,25 @@ def test_schemes_with_other_weight_rounding_do_not_share_ranges(tiny_onnx, calib
         alone = Quantize(reduce_range=reduce_range).run(model, make_context(calibration)).model
         assert Quantize(reduce_range=reduce_range).run(model, shared).model.to_bytes() == alone.to_bytes()
     assert len(list(tmp_path.glob("ranges-*.entry"))) == 2
+
+
+def test_an_opset_12_model_is_upgraded_so_its_per_channel_qdq_loads(tiny_torch, tiny_data, calibration, tmp_path):
+    """ORT writes opset-13 QDQ (DequantizeLinear's axis) into the graph it is given: at opset 12 no runtime loaded
+    the result. The pass upgrades first and says so."""
+    import onnx
+    import torch
+
+    from edgec.compiler.kinds import OnnxModel
+
+    path = tmp_path / "opset12.onnx"
+    torch.onnx.export(tiny_torch, (torch.zeros(1, 1, 8, 8),), str(path), input_names=["image"], opset_version=12,
+                      dynamic_axes={"image": {0: "n"}}, dynamo=False)  # fmt: skip
+    model = OnnxModel(onnx.load(path))
+    assert model.proto.opset_import[0].version == 12
+    result = Quantize().run(model, make_context(calibration))
+    assert result.details["opset_upgraded"] == [12, 13]
+    assert {entry.version for entry in result.model.proto.opset_import if entry.domain == ""} == {13}
+    runner = OnnxRuntimeExactRunner(result.model.to_bytes())
+    float_runner = OnnxRuntimeRunner(path.read_bytes())
+    got, want = runner.run({"image": tiny_data})[0], float_runner.run({"image": tiny_data})[0]
+    assert metrics.sqnr_db(want, got) > 25

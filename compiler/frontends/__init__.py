@@ -37,6 +37,7 @@ class SourceInfo:
 
 
 TORCH_FILE_SUFFIXES = (".pt", ".pth", ".ptc", ".torchscript")
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")  # .hdf5: the legacy HDF5 file under its other common name
 
 
 def kind_of(source: str | None) -> str:
@@ -44,7 +45,7 @@ def kind_of(source: str | None) -> str:
     if source is None:
         return "torch"
     suffix = Path(source).suffix
-    return {".onnx": "onnx", ".keras": "keras", ".h5": "keras"}.get(suffix, "torch")
+    return "onnx" if suffix == ".onnx" else "keras" if suffix in KERAS_SUFFIXES else "torch"
 
 
 def load_source(request: SourceRequest) -> tuple[Model, SourceInfo]:
@@ -58,7 +59,7 @@ def load_source(request: SourceRequest) -> tuple[Model, SourceInfo]:
         from .onnx_file import load_onnx
 
         return load_onnx(path)
-    if path.suffix in (".keras", ".h5"):
+    if path.suffix in KERAS_SUFFIXES:
         from .keras_file import load_keras
 
         return load_keras(path)
@@ -77,6 +78,6 @@ def load_source(request: SourceRequest) -> tuple[Model, SourceInfo]:
     if not path.exists():
         raise InputError(f"{source}: file not found")
     raise InputError(
-        f"{source}: unsupported model format {path.suffix or '(no suffix)'!r}; give a .onnx, .keras, .h5, .pt2, "
+        f"{source}: unsupported model format {path.suffix or '(no suffix)'!r}; give a .onnx, .keras, .h5/.hdf5, .pt2, "
         ".pt (TorchScript) file or package.module:callable"
     )

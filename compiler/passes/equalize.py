@@ -78,14 +78,19 @@ def _equalize(first: Any, second: Any, weights: dict[str, Any], numpy_helper: An
     w1 = numpy_helper.to_array(weights[first.input[1]]).astype(np.float64)
     w2 = numpy_helper.to_array(weights[second.input[1]]).astype(np.float64)
     depthwise = conv_group(second) > 1
+    spatial = (1,) * (w1.ndim - 2)  # Conv1d, 2d and 3d alike: [out, in, *kernel]
     r1 = np.abs(w1).reshape(w1.shape[0], -1).max(axis=1)
-    r2 = np.abs(w2).reshape(w2.shape[0], -1).max(axis=1) if depthwise else np.abs(w2).max(axis=(0, 2, 3))
+    r2 = (
+        np.abs(w2).reshape(w2.shape[0], -1).max(axis=1)
+        if depthwise
+        else np.abs(w2).swapaxes(0, 1).reshape(w2.shape[1], -1).max(axis=1)
+    )
     scale = np.sqrt(np.where((r1 > 0) & (r2 > 0), r1 / np.where(r2 > 0, r2, 1), 1.0))
-    w1 /= scale.reshape(-1, 1, 1, 1)
+    w1 /= scale.reshape(-1, 1, *spatial)
     if depthwise:
-        w2 *= scale.reshape(-1, 1, 1, 1)
+        w2 *= scale.reshape(-1, 1, *spatial)
     else:
-        w2 *= scale.reshape(1, -1, 1, 1)
+        w2 *= scale.reshape(1, -1, *spatial)
     _store(weights[first.input[1]], w1, numpy_helper)
     _store(weights[second.input[1]], w2, numpy_helper)
     if len(first.input) > 2 and first.input[2] in weights:

@@ -21,7 +21,7 @@ import numpy as np
 from ..bias_correction import conv_input_means, correct_biases
 from ..cache_store import read_scratch, scratch_path, write_scratch
 from ..data import Dataset
-from ..errors import InputError, ToolchainError, require
+from ..errors import InputError, ToolchainError, clip, require
 from ..kinds import Model, OnnxModel
 from ..macs import node_macs
 from ..mse_ranges import mse_ranges
@@ -29,6 +29,7 @@ from ..quiet import quiet_loggers
 from .base import Context, Pass, PassResult
 
 CALIBRATIONS = ("minmax", "percentile", "entropy", "mse")
+QDQ_OPSET = 13  # per-channel DequantizeLinear (its `axis`) and int32 bias dequantization need opset 13
 DTYPES = ("int8", "uint8")
 
 
@@ -74,6 +75,7 @@ class Quantize(Pass):
             "entropy": quantization.CalibrationMethod.Entropy,
             "mse": quantization.CalibrationMethod.MinMax,
         }
+        model, upgraded = _with_qdq_opset(model, onnx)
         batch = self.batch_size if isinstance(model.inputs[0].batch, str) else 1
         ranges = self._ranges_path(model, ctx)
         corrected: list[str] = []
@@ -116,6 +118,8 @@ class Quantize(Pass):
                     write_scratch(ranges, handle.read())  # published whole: a torn ranges file is never read
             output = OnnxModel(onnx.load(target))
         details = _qdq_summary(output)
+        if upgraded:
+            details["opset_upgraded"] = upgraded
         if self.bias_correction:
             details["bias_corrected"] = corrected
         return PassResult(output, modified=True, details=details)
@@ -247,3 +251,23 @@ def _qdq_summary(model: OnnxModel) -> dict[str, Any]:
         "quantized_compute_ops": len(compute) - len(float_ops),
         "float_compute_ops": float_ops,
     }
+
+
+def _with_qdq_opset(model: OnnxModel, onnx: Any) -> tuple[OnnxModel, list[int]]:
+    """The model at opset >= 13, upgraded with ONNX's version converter when older: ORT's quantizer writes
+    opset-13 QDQ nodes into an opset-12 graph, which no runtime then loads ("Unrecognized attribute: axis").
+    Returns [old, new] when it upgraded, so the pass details (and the report) say so."""
+    opset = next((entry.version for entry in model.proto.opset_import if entry.domain in ("", "ai.onnx")), QDQ_OPSET)
+    if opset >= QDQ_OPSET:
+        return model, []
+    from onnx import version_converter
+
+    try:
+        upgraded = version_converter.convert_version(model.proto, QDQ_OPSET)
+    except Exception as exc:  # the converter lacks an adapter for one of the model's ops
+        raise ToolchainError(
+            f"the model is opset {opset} and int8 QDQ needs opset {QDQ_OPSET}; ONNX's version converter could not "
+            f"upgrade it ({type(exc).__name__}: {clip(str(exc), 200)}); "
+            f"re-export the model at opset {QDQ_OPSET} or later"
+        ) from exc
+    return OnnxModel(upgraded), [opset, QDQ_OPSET]
