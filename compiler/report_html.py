@@ -206,7 +206,11 @@ def _artifact_detail(art: dict[str, Any]) -> str:
             _table(["class", "samples", "float", "artifact", "delta (points)"], rows),
         ]
     flips = stats.get("flips")
-    if flips:
+    if flips and flips["listed"] and "positions_changed" in flips["listed"][0]:  # a sequence output
+        parts.append(f"<h3>Samples with changed positions: {flips['count']}</h3>")
+        rows = [[str(f["index"]), f"{f['positions_changed']} of {f['positions']}"] for f in flips["listed"]]
+        parts.append(_table(["sample", "positions changed"], rows))
+    elif flips:
         parts.append(f"<h3>Prediction flips: {flips['count']}</h3>")
         rows = [
             [

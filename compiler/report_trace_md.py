@@ -18,13 +18,13 @@ def trace_lines(art: dict[str, Any]) -> list[str]:
         "",
         f"### Where the drift in `{art['file']}` comes from",
         "",
-        "| stage | runtime | top-1 | drop (points) | this step (points) | agreement | SQNR (dB) |",
+        "| stage | runtime | accuracy | drop (points) | this step (points) | agreement | SQNR (dB) |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in trace["passes"]:
         lines.append(
             f"| {row['stage']} | {row['runtime']} | {pct(row['accuracy'])} | "
-            f"{num(row['drop_points'], 2)} | {signed(row['step_points'])} | {100 * row['agreement']:.2f}% | "
+            f"{num(row['drop_points'], 2)} | {signed(row['step_points'])} | {pct(row['agreement'])} | "
             f"{num(row['sqnr_db'], 2)} |"
         )
     layers = trace.get("layers")

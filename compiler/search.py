@@ -29,7 +29,7 @@ from .cache import PassCache
 from .candidates import Workbench, evaluate, pack
 from .data import Dataset
 from .engine import PassRecord, run_passes
-from .errors import ToolchainError
+from .errors import EdgecError, ToolchainError, clip
 from .executors import Executor, LocalExecutor
 from .kinds import Model, OnnxModel
 from .passes.base import Context, Pass
@@ -287,7 +287,11 @@ def _naive_or_equalized(state: _Search) -> Trial:
         return naive
     plain = state.plan
     before = [*passes[:position], Equalize()]
-    _, records = run_passes(state.start, before, state.ctx, state.cache)
+    try:
+        _, records = run_passes(state.start, before, state.ctx, state.cache)
+    except EdgecError as exc:  # a candidate that cannot be built is a failed candidate, not the end of the compile
+        state.failures[("equalize",)] = {"stage": "equalize", "float_nodes": [], "error": clip(str(exc))}
+        return naive
     if records[-1].modified:  # without an equalizable pair it is the naive model again: no trial
         state.plan = dataclasses.replace(plain, passes=(*before, *passes[position:]))
         equalized = state.trial((), "equalize")

@@ -31,11 +31,12 @@ def summarize(report: dict[str, Any], path: Path) -> str:
     )
     parity = baseline.get("export_parity")
     if parity:
-        exact = parity["agreement"] == 1.0 and parity["cosine"] > 0.9999
+        exact = parity["agreement"] in (1.0, None) and parity["cosine"] > 0.9999
         flag = "" if exact else "  WARNING: the export changed outputs"
+        agreement = "" if parity["agreement"] is None else f", top-1 agreement {100 * parity['agreement']:.1f}%"
         lines.append(
-            f"  export parity torch vs ONNX: max abs {parity['max_abs']:.2g}, top-1 agreement "
-            f"{100 * parity['agreement']:.1f}% on {parity['samples']} samples{flag}"
+            f"  export parity torch vs ONNX: max abs {parity['max_abs']:.2g}{agreement} "
+            f"on {parity['samples']} samples{flag}"
         )
     for art in report["artifacts"]:
         ev = art["evaluation"]

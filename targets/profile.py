@@ -122,10 +122,11 @@ class Budgets:
     max_accuracy_drop: float = 1.0
     min_agreement: float = 0.97
     min_cross_format_agreement: float = 0.98  # ONNX-int8 vs TFLite-int8 top-1 agreement, when both are built
-    # output SQNR vs float, every artifact, every output kind: 12 dB (noise RMS a quarter of the signal's) keeps
-    # every useful int8 model measured here (demo 37-39 dB, hard models 14-30 dB after search) and fails the
-    # collapsed ones (a streaming detector's int8 at 4 dB whose decisions still "agreed")
-    min_sqnr_db: float = 12.0
+    # output SQNR vs float, every artifact, every output kind: 10 dB (noise RMS a third of the signal's) keeps
+    # every useful int8 model measured here (demo 37-39 dB; the saturated GRU, top-1 within 0.6 points, 10.7 dB
+    # whatever its compute ops' precision) and fails the collapsed ones (3-4 dB: a detector whose int8 input
+    # steps swallowed the signal; a streaming detector whose argmax "agreed" 100%)
+    min_sqnr_db: float = 10.0
     # device p90 latency per batch-1 inference, checked when device results are ingested; None: unchecked
     max_latency_ms: float | None = None
 

@@ -121,8 +121,9 @@ def test_factory_without_eval_holds_back_calibration_and_gates_on_agreement(tmp_
     report = json.loads((out / "report.json").read_text())
     assert report["data"]["evaluation"]["held_out"] and report["data"]["evaluation"]["samples"] == 13
     assert report["data"]["calibration"]["samples"] == 51
-    check, latency = report["gate"]["checks"]
+    check, sqnr, latency = report["gate"]["checks"]
     assert check["metric"] == "agreement" and check["limit"] == 0.75 and check["passed"]
+    assert sqnr["metric"] == "sqnr_db" and sqnr["limit"] == 10.0 and sqnr["passed"]  # the profile's floor
     assert latency["metric"] == "estimated_latency_ms" and latency["passed"]  # host-x86: 20 ms
     assert check["value"] >= 0.75  # random weights on random data: ~12 of 13 held-back samples agree
 
@@ -231,6 +232,9 @@ def test_multi_input_model_is_fed_by_input_name(tmp_path, session_cache):
     )
     drift = result.report["artifacts"][0]["evaluation"]["drift"]
     assert result.report["data"]["evaluation"]["samples"] == 8 and drift["sqnr_db"] > 25  # one int8 conv
+    # an [N, 4, 6, 6] feature map has no decisions: no agreement, judged by SQNR (an argmax over 144 cells was)
+    assert result.report["artifacts"][0]["evaluation"]["output_kind"] == {"name": "regression"}
+    assert drift["agreement"] is None and "No decisions to compare" in (result.path / "report.md").read_text()
     np.savez(tmp_path / "only_x.npz", x=rng.random((10, 2, 8, 8), np.float32))
     with pytest.raises(InputError, match=r"no array for model input\(s\) \['y'\]"):
         compile(

@@ -14,6 +14,7 @@ import pytest
 from device_fixtures import install_device_extra, make_venv
 
 from conftest import run_cli
+from edgec.compiler.report import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow  # compiles or clusters: run by CI, not by the quick subset (-m 'not slow')
 
@@ -116,7 +117,7 @@ def test_ingest_adds_the_device_run_and_checks_it(device_results, demo_build, tm
     assert done.returncode == 0, done.stderr
     assert "device checks: PASS" in done.stdout
     report = json.loads((build / "report.json").read_text())
-    assert report["schema_version"] == "1.3"
+    assert report["schema_version"] == SCHEMA_VERSION
     (run,) = report["device_runs"]
     assert run["label"] == "bench-pi" and run["passed"]
     metrics = {(c["artifact"], c["metric"]) for c in run["checks"]}
