@@ -9,6 +9,7 @@ applies the input scale/zero-point and dequantizes outputs, exactly as device co
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ class LiteRtRunner:
         self.interpreter.allocate_tensors()
         self.threads = threads
         self._batch: int | None = None
+        self._output_order = signature_output_order(self.interpreter)
 
     @property
     def input_names(self) -> list[str]:
@@ -80,7 +82,29 @@ class LiteRtRunner:
         for detail in details:
             self.interpreter.set_tensor(detail["index"], _quantize(feeds[detail["name"]], detail))
         self.interpreter.invoke()
-        return [_dequantize(self.interpreter.get_tensor(d["index"]), d) for d in self.interpreter.get_output_details()]
+        by_index = {d["index"]: d for d in self.interpreter.get_output_details()}
+        order = self._output_order or list(by_index)
+        return [_dequantize(self.interpreter.get_tensor(index), by_index[index]) for index in order]
+
+
+def signature_output_order(interpreter: Any) -> list[int] | None:
+    """The output tensors' indices in the source model's order, or None to keep the flatbuffer's.
+
+    get_output_details() lists outputs in the flatbuffer's order, which the conversion permutes (a 3-output
+    ONNX model came back as outputs 1, 0, 2, and validation compared the wrong tensor). The serving signature
+    names them output_0, output_1, ... in the ONNX graph's order; when every name is of that form, that order
+    is used."""
+    signatures = interpreter.get_signature_list()
+    if len(signatures) != 1:
+        return None
+    details = interpreter.get_signature_runner(next(iter(signatures))).get_output_details()
+    numbered = {}
+    for name, detail in details.items():
+        found = re.fullmatch(r"output_(\d+)", name)
+        if not found:
+            return None
+        numbered[int(found.group(1))] = int(detail["index"])
+    return [numbered[k] for k in sorted(numbered)] if sorted(numbered) == list(range(len(numbered))) else None
 
 
 def _quantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:

@@ -99,7 +99,8 @@ class TflmRunner:
             self.interpreter.invoke()
             for index, collected in enumerate(rows):
                 collected.append(np.array(self.interpreter.get_output(index)))
-        return [_dequantize(np.concatenate(r), d) for r, d in zip(rows, self._outputs, strict=True)]
+        outputs = [_dequantize(np.concatenate(r), d) for r, d in zip(rows, self._outputs, strict=True)]
+        return [outputs[position] for position in self._graph.output_order]
 
 
 class _Graph:
@@ -119,6 +120,7 @@ class _Graph:
 
         self.inputs = [tensor(graph.Inputs(i)) for i in range(graph.InputsLength())]
         self.outputs = [tensor(graph.Outputs(i)) for i in range(graph.OutputsLength())]
+        self.output_order = _signature_positions(model, [graph.Outputs(i) for i in range(graph.OutputsLength())])
         shape = self.inputs[0][1].ShapeAsNumpy() if self.inputs else np.zeros(0)
         self.batch = int(shape[0]) if len(shape) and shape[0] > 0 else 1
         self.ops: list[tuple[str, bool]] = []
@@ -129,6 +131,23 @@ class _Graph:
             first = op.Inputs(0) if op.InputsLength() else -1
             kind = types.get(graph.Tensors(first).Type(), "") if first >= 0 else ""
             self.ops.append((name, "INT" in kind))
+
+
+def _signature_positions(model: Any, output_tensors: list[int]) -> list[int]:
+    """Positions in the subgraph's outputs, in the source model's order: the serving signature names them
+    output_0, output_1, ... (see litert_runner.signature_output_order); the subgraph's own order otherwise."""
+    natural = list(range(len(output_tensors)))
+    if model.SignatureDefsLength() != 1:
+        return natural
+    signature = model.SignatureDefs(0)
+    numbered = {}
+    for i in range(signature.OutputsLength()):
+        entry = signature.Outputs(i)
+        found = re.fullmatch(r"output_(\d+)", entry.Name().decode())
+        if not found or entry.TensorIndex() not in output_tensors:
+            return natural
+        numbered[int(found.group(1))] = output_tensors.index(entry.TensorIndex())
+    return [numbered[k] for k in sorted(numbered)] if sorted(numbered) == natural else natural
 
 
 def _detail(detail: dict[str, Any]) -> dict[str, Any]:
