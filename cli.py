@@ -16,6 +16,7 @@ from .cli_options import Budget, cache_dir_option, executor_options, input_shape
 from .cli_sweep import sweep_command
 from .compiler.config import load_config_defaults
 from .compiler.errors import EdgecError, GateError, InputError
+from .runtimes.output_kinds import KIND_NAMES
 
 
 def _budget(_ctx: click.Context, _param: click.Parameter, value: str) -> Any:
@@ -127,7 +128,7 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
 )
 @click.option(
     "--output-kind",
-    type=click.Choice(["classes", "score", "sequence", "regression"]),
+    type=click.Choice(list(KIND_NAMES)),
     help="What the first output means, when its shape cannot tell (an [N,128] embedding: regression) [inferred].",
 )
 @click.option(

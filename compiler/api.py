@@ -17,7 +17,7 @@ from .. import __version__
 from ..runtimes import metrics
 from ..runtimes.cpu_features import host_cpu
 from ..runtimes.jsonio import to_json
-from ..runtimes.output_kinds import KIND_NAMES, infer_kind
+from ..runtimes.output_kinds import KIND_NAMES
 from ..targets.profile import ProfileError, TargetProfile, load_profile
 from . import report as reporting
 from .build_validation import Validation, judge_for, search_failures, threads_for, validate
@@ -44,7 +44,7 @@ from .search import SearchLimits
 from .spec import PassSpec
 from .target_checks import check_artifacts, latency_checks
 from .validation import gate
-from .validation.evaluate import run_model
+from .validation.evaluate import run_model, settle_output_kind
 from .validation.latency import host_latency
 from .validation.trace import Tracer
 
@@ -171,7 +171,7 @@ def compile(options: CompileOptions) -> BuildResult:
     threads = threads_for(profile)
     label = f"float baseline of {info.location}"  # named: when it does not run, the error says which model
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, label)
-    reference.kind = infer_kind(reference.outputs, options.output_kind)
+    settle_output_kind(reference, evaluation, options.output_kind)
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress, cache.scratch() if cache else None, training)
     pruning = None

@@ -8,6 +8,7 @@ what a *decision* is:
 - classes    [N, C]       the argmax class per sample;
 - score      [N] / [N, 1] the thresholded decision per sample (0.5 for probabilities, 0 for logits);
 - sequence   [N, T, C]    the argmax class per position (agreement is the fraction of positions);
+- index      integer outputs (an ArgMax inside the model): the value itself is the decision;
 - regression anything else (embeddings, images, states): no decision; judged by SQNR, cosine and error.
 
 The kind is inferred from the float model's own outputs, or declared (`--output-kind`) where the shape cannot
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-KIND_NAMES = ("classes", "score", "sequence", "regression")
+KIND_NAMES = ("classes", "score", "sequence", "index", "regression")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class OutputKind:
             return (rows[:, 0] > self.threshold).astype(np.int64)
         if self.name == "sequence":
             return outputs.reshape(len(outputs), outputs.shape[1], -1).argmax(axis=2)
+        if self.name == "index":
+            return rows[:, 0].astype(np.int64) if rows.shape[1] == 1 else rows.astype(np.int64)
         return None
 
     def correct(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
@@ -49,6 +52,25 @@ class OutputKind:
         if decided.ndim == 2:
             return (decided == labels.reshape(decided.shape)).mean(axis=1)
         return (decided == labels.reshape(len(labels))).astype(np.float64)
+
+    def label_problem(self, labels: np.ndarray, reference: np.ndarray) -> str | None:
+        """Why `labels` cannot be the ground truth of this output, or None. Labels no class can match (99 for
+        10 classes, -1) made both accuracies 0% and the drop 0.00: a PASS that measured nothing."""
+        decided = self.decisions(reference)
+        if decided is None:
+            return "the output has no decisions (a regression output), so labels cannot be scored; drop them"
+        labels = np.asarray(labels)
+        if labels.size != decided.size:
+            return f"{labels.size} label values for {decided.size} decisions (output shape {reference.shape})"
+        if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(labels, 1) == 0):
+            return "labels must be whole numbers (class indices)"
+        allowed = {"classes": reference.reshape(len(reference), -1).shape[1], "score": 2}.get(self.name)
+        if self.name == "sequence":
+            allowed = reference.shape[2] if reference.ndim == 3 else None
+        if allowed is not None and (labels.min() < 0 or labels.max() >= allowed):
+            outside = sorted({int(v) for v in labels.reshape(-1) if not 0 <= v < allowed})[:5]
+            return f"label(s) {outside} outside the output's {allowed} classes (0 to {allowed - 1})"
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "threshold": self.threshold} if self.name == "score" else {"name": self.name}
@@ -62,7 +84,8 @@ def infer_kind(reference: np.ndarray, declared: str | None = None) -> OutputKind
     if declared is not None and declared not in KIND_NAMES:
         raise ValueError(f"unknown output kind {declared!r}: use one of {', '.join(KIND_NAMES)}")
     per_sample = reference.shape[1:]
-    name = declared or _kind_from_shape(per_sample)
+    integer = np.issubdtype(reference.dtype, np.integer)
+    name = declared or ("index" if integer else _kind_from_shape(per_sample))
     if name == "score":
         probabilities = bool(np.all((reference >= 0) & (reference <= 1)))
         return OutputKind("score", 0.5 if probabilities else 0.0)

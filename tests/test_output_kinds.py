@@ -170,3 +170,52 @@ def _summary(result) -> str:
     from edgec.compiler.summary import summarize
 
     return summarize(result.report, result.path)
+
+
+def test_an_integer_class_index_output_is_judged_by_its_values():
+    """Issue 27 item 18: a model ending in ArgMax (int64 [N] output) got agreement 100% and PASS while its
+    predictions changed: the argmax of one value is always 0."""
+    reference = RNG.integers(0, 10, 200)
+    candidate = reference.copy()
+    candidate[:30] = (candidate[:30] + 1) % 10
+    assert infer_kind(reference) == OutputKind("index")
+    assert metrics.agreement(reference, candidate) == pytest.approx(170 / 200)
+    assert metrics.accuracy(candidate, reference) == pytest.approx(170 / 200)
+
+
+@pytest.mark.parametrize(
+    ("outputs", "labels", "problem"),
+    [
+        (RNG.normal(size=(20, 10)), np.full(20, 99), r"label\(s\) \[99\] outside the output's 10 classes"),
+        (RNG.normal(size=(20, 10)), np.full(20, -1), r"label\(s\) \[-1\] outside"),
+        (RNG.uniform(0, 1, (20, 1)), np.full(20, 3), r"outside the output's 2 classes"),
+        (RNG.normal(size=(20, 3, 4, 4)), np.zeros(20, np.int64), "no decisions"),
+    ],
+)
+def test_labels_no_decision_can_match_are_refused(outputs, labels, problem):
+    """Issue 27 item 17: labels outside the model's classes gave top-1 0% for float and int8 alike, drop 0.00,
+    PASS. They are refused before anything is built, with the values and the classes there are."""
+    from edgec.compiler.data import Dataset
+    from edgec.compiler.errors import InputError
+    from edgec.compiler.validation.evaluate import RunResult, settle_output_kind
+
+    reference = RunResult(outputs, "onnxruntime", "x", 1)
+    with pytest.raises(InputError, match=r"eval\.npz: labels do not fit the model's .* output: .*" + problem):
+        settle_output_kind(reference, Dataset({"x": np.zeros((20, 1))}, labels, "eval.npz"), None)
+    fine = Dataset({"x": np.zeros((20, 1))}, np.zeros(20, np.int64), "eval.npz")
+    if outputs.ndim == 2:
+        settle_output_kind(reference, fine, None)  # in range: accepted
+
+
+def test_compile_refuses_labels_outside_the_classes_in_one_line(tiny_onnx, tiny_data, tmp_path, session_cache):
+    from conftest import run_cli
+
+    _, model = tiny_onnx
+    np.savez(tmp_path / "eval.npz", image=tiny_data, labels=np.full(len(tiny_data), 99))
+    np.savez(tmp_path / "calib.npz", image=tiny_data)
+    data = ["--calib", str(tmp_path / "calib.npz"), "--eval", str(tmp_path / "eval.npz")]
+    done = run_cli("compile", str(model), *data, "-o", str(tmp_path / "out"), "--quiet", cache=session_cache)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "labels do not fit the model's classes output: label(s) [99] outside the output's 10 classes" in lines[0]
+    assert not (tmp_path / "out").exists()

@@ -13,7 +13,7 @@ from ...runtimes.layout import IoLayout
 from ...runtimes.output_kinds import OutputKind, infer_kind
 from ...runtimes.runner import run_batched
 from ..data import Dataset
-from ..errors import ToolchainError, clip
+from ..errors import InputError, ToolchainError, clip
 from ..progress import Progress
 from ..quiet import captured_native_output
 from .statistics import drift_statistics
@@ -83,6 +83,16 @@ def run_model(
         raise ToolchainError(f"{label} does not run in {runtime}: {type(exc).__name__}: {clip(str(exc))}") from exc
     first = outputs[0] if layout is None else layout.first_output_as_baseline(outputs[0])
     return RunResult(first, runner.runtime, runner.version, runner.threads)
+
+
+def settle_output_kind(reference: RunResult, data: Dataset, declared: str | None) -> None:
+    """Decide what the float baseline's output means (declared, else inferred from its outputs) before any
+    artifact is judged, and refuse labels that cannot be its ground truth: labels no class can match made both
+    accuracies 0% and a PASS that measured nothing."""
+    reference.kind = infer_kind(reference.outputs, declared)
+    if data.labels is not None and (problem := reference.kind.label_problem(data.labels, reference.outputs)):
+        kind = reference.kind.describe()
+        raise InputError(f"{data.source}: labels do not fit the model's {kind} output: {problem}")
 
 
 def cross_format(a: tuple[str, RunResult], b: tuple[str, RunResult], kind: OutputKind) -> dict[str, Any]:
