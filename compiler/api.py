@@ -35,10 +35,11 @@ from .partial_build import build_each
 from .passes.base import Context
 from .pipeline import ArtifactPlan, import_passes, plan_artifacts
 from .progress import Progress
-from .prune_search import PLOT_FILE, auto_prune, measured_plan, plot_curve
+from .prune_search import PLOT_FILE, auto_prune, measured_plan
 from .report_diff import diff_reports, load_report, regression_checks
 from .report_html import render_html
 from .report_md import render_markdown
+from .report_prune import plot_curve
 from .spec import PassSpec
 from .target_checks import check_artifacts, latency_checks
 from .validation import gate
