@@ -7,9 +7,8 @@ first expensive step.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,13 @@ from .. import __version__
 from ..runtimes import metrics
 from ..runtimes.cpu_features import host_cpu
 from ..runtimes.jsonio import to_json
-from ..runtimes.output_kinds import KIND_NAMES
 from ..targets.profile import ProfileError, TargetProfile, load_profile
 from . import report as reporting
 from .build_validation import Validation, judge_for, search_failures, threads_for, validate
 from .builds.hook import promoted_baseline, register_quietly
 from .cache import PassCache, default_cache_dir
 from .compile_data import datasets, training_data
+from .compile_options import CompileOptions
 from .cost.measured_arena import with_measured_arena
 from .data import Dataset
 from .engine import PassRecord, check_chain, run_passes
@@ -33,14 +32,13 @@ from .kinds import Model, OnnxModel, TorchModel
 from .output import MANIFEST, check_destination, write_build
 from .partial_build import build_each
 from .passes.base import Context
-from .pipeline import ArtifactPlan, Overrides, import_passes, plan_artifacts
+from .pipeline import ArtifactPlan, import_passes, plan_artifacts
 from .progress import Progress
-from .prune_request import PruneRequest
-from .prune_search import PLOT_FILE, auto_prune, measured_plan, plot_curve
+from .prune_search import PLOT_FILE, auto_prune, measured_plan
 from .report_diff import diff_reports, load_report, regression_checks
 from .report_html import render_html
 from .report_md import render_markdown
-from .search import SearchLimits
+from .report_prune import plot_curve
 from .spec import PassSpec
 from .target_checks import check_artifacts, latency_checks
 from .validation import gate
@@ -50,65 +48,6 @@ from .validation.trace import Tracer
 
 BASELINE_FILE = "baseline.float32.onnx"
 GATE_ON = ("point", "bound")  # the drop's measured value, or the upper end of its bootstrap interval
-
-
-@dataclass(frozen=True)
-class CompileOptions:
-    """Everything a compile can be told; the CLI maps its flags onto these fields one to one."""
-
-    source: str | None = None
-    target: str = "host-x86"
-    calib: Path | None = None
-    eval: Path | None = None
-    output: Path | None = None
-    force: bool = False
-    input_shapes: tuple[tuple[int, ...], ...] = ()
-    input_names: tuple[str, ...] = ()
-    weights: Path | None = None
-    trust_pickle: bool = False
-    overrides: Overrides = field(default_factory=Overrides)
-    max_drop: float | None = None
-    min_agreement: float | None = None
-    min_sqnr_db: float | None = None  # output SQNR floor in dB [the profile's]
-    output_kind: str | None = None  # what the first output means (output_kinds.KIND_NAMES) [inferred from it]
-    cache_dir: str | Path | None = None  # a folder, or an fsspec URL (cache_store.py)
-    use_cache: bool = True
-    holdout: float = 0.2
-    progress: bool | None = None
-    search: bool = True
-    # validate aarch64 targets' artifacts on their emulated core: None when the emulator is set up
-    # (and EDGEC_EMULATION is not "off"), True insists, False keeps every run on this host
-    emulate: bool | None = None
-    search_limits: SearchLimits = field(default_factory=SearchLimits)
-    executor: str = "local"  # where search candidates are built and run: "local" processes or "ray"
-    jobs: int | None = None  # candidates at a time [local: 1, so in this process; ray: RAY_DEFAULT_WIDTH]
-    address: str | None = None  # the Ray cluster [auto]
-    prune: PruneRequest | None = None
-    train: Path | None = None  # labelled data for fine-tuning after pruning
-    recover_epochs: int = 0
-    gate_on: str = "point"  # or "bound": the upper end of the drop's 95% bootstrap interval
-    baseline: Path | None = None  # a previous build (or its report.json) this one must not regress from
-    promoted_baseline: bool = True  # without `baseline`: the build promoted for this target and model, if any
-    project: Path | None = None  # whose build registry records the build [EDGEC_PROJECT, else the current folder]
-    baseline_max_drop: float = 0.0  # top-1 points an artifact may lose against it, beyond noise
-    baseline_max_latency_increase: float | None = None  # percent the host median may rise, beyond noise
-
-    def __post_init__(self) -> None:
-        """Budgets are finite and >= 0 (agreement a fraction in [0, 1]): NaN or infinity would be written into a
-        report that fails its own schema, and a negative budget gives a gate no build can pass."""
-        if self.output_kind is not None and self.output_kind not in KIND_NAMES:
-            raise ConfigError(f"output-kind {self.output_kind!r}: use one of {', '.join(KIND_NAMES)}")
-        budgets = (
-            ("max_drop", math.inf),
-            ("baseline_max_drop", math.inf),
-            ("min_agreement", 1.0),
-            ("min_sqnr_db", math.inf),
-        )
-        for name, upper in budgets:
-            value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and 0 <= value <= upper):
-                bounds = "between 0 and 1" if upper == 1.0 else ">= 0"
-                raise ConfigError(f"{name.replace('_', '-')} {value!r}: must be a finite number {bounds}")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from .activations import channel_moments
 from .data import Dataset
 from .errors import require
 from .kinds import OnnxModel
-from .passes.equalize import conv_group
+from .onnx_attrs import conv_group
 from .weight_edits import bias, set_bias
 
 

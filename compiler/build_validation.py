@@ -23,7 +23,7 @@ from .validation.kernels import final_route, host_kernel_row, run_route
 
 if TYPE_CHECKING:
     from ..targets.profile import TargetProfile
-    from .api import CompileOptions
+    from .compile_options import CompileOptions
 
 Built = list[tuple[ArtifactPlan, Model, list[PassRecord]]]
 

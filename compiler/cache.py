@@ -23,7 +23,8 @@ from typing import Any
 from .. import __version__
 from .cache_store import default_local_dir, is_url, open_store
 from .code_hash import PACKAGE, code_hash
-from .kinds import KIND_NAMES, Model, kind_class
+from .kind_lookup import kind_class
+from .kinds import KIND_NAMES, Model
 from .passes.base import Pass
 
 

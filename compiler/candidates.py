@@ -24,7 +24,8 @@ from .data import Dataset, Rows
 from .engine import PassRecord, run_passes
 from .errors import failure_line
 from .executors import Executor, Lost
-from .kinds import Model, kind_class
+from .kind_lookup import kind_class
+from .kinds import Model
 from .passes.base import Context, Pass
 from .validation.evaluate import RunResult, run_model
 

@@ -13,7 +13,7 @@ from .errors import InputError
 from .kinds import OnnxModel
 
 if TYPE_CHECKING:
-    from .api import CompileOptions
+    from .compile_options import CompileOptions
     from .pipeline import ArtifactPlan
 
 

@@ -1,6 +1,7 @@
 """Where work runs: local processes (default) or a Ray cluster, behind one interface with two shapes of work.
 
-- `run(jobs, on_result)`: sweep jobs, each a whole compile (`sweep.job.run_job`), results as they arrive.
+- `run(runner, jobs, on_result)`: sweep jobs, each a whole compile, results as they arrive. The `JobRunner`
+  is handed down by the sweep, which owns the jobs: executors sit below the compile flow and never import it.
 - `map(function, shared, items)`: a search's candidates, `function(shared, item)` for each item, results in
   item order; `shared` (the start model, the data) travels once per worker, not once per item.
 
@@ -38,11 +39,24 @@ class Lost:
     reason: str
 
 
+@dataclass(frozen=True)
+class JobRunner:
+    """How to run one kind of job, given to `Executor.run` by the layer that knows what a job is (the sweep).
+
+    Passed in rather than imported: a job is a whole compile, and the compile flow uses these executors for
+    its search, so an executor that imported the job would close an import cycle through the compile flow.
+    """
+
+    function: Callable[[dict[str, Any]], Result]  # the job in this process (what a Ray task runs)
+    module: str  # `python -m <module> < job.json > result.json`: the job in a fresh process (local executor)
+    lost: Callable[[dict[str, Any], str], Result]  # the failed result of a job whose process died, with the reason
+
+
 class Executor(Protocol):
     name: str
     width: int  # how many items a caller should hand over at once to keep every worker busy
 
-    def run(self, jobs: list[dict[str, Any]], on_result: OnResult) -> None: ...
+    def run(self, runner: JobRunner, jobs: list[dict[str, Any]], on_result: OnResult) -> None: ...
 
     def map(self, function: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any]) -> list[Any]: ...
 
@@ -58,9 +72,9 @@ class LocalExecutor:
             raise ConfigError(f"--jobs {jobs}: must be at least 1")
         self.jobs = self.width = jobs
 
-    def run(self, jobs: list[dict[str, Any]], on_result: OnResult) -> None:
+    def run(self, runner: JobRunner, jobs: list[dict[str, Any]], on_result: OnResult) -> None:
         with ThreadPoolExecutor(self.jobs) as pool:
-            futures = [pool.submit(_in_process, job) for job in jobs]
+            futures = [pool.submit(_in_process, runner, job) for job in jobs]
             for future in as_completed(futures):
                 on_result(future.result())
 
@@ -98,10 +112,10 @@ def _call_installed(function: Callable[[Any, Any], Any], item: Any) -> Any:
     return function(_installed, item)
 
 
-def _in_process(job: dict[str, Any]) -> Result:
+def _in_process(runner: JobRunner, job: dict[str, Any]) -> Result:
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     done = subprocess.run(
-        [sys.executable, "-m", "edgec.compiler.sweep.job"],
+        [sys.executable, "-m", runner.module],
         input=json.dumps(job),
         capture_output=True,
         text=True,
@@ -112,7 +126,7 @@ def _in_process(job: dict[str, Any]) -> Result:
         return json.loads(done.stdout)
     except ValueError:
         tail = " ".join(done.stderr.split()[-40:])
-        return _lost(job, f"the job's process ended with exit {done.returncode} without a result: {tail}")
+        return runner.lost(job, f"the job's process ended with exit {done.returncode} without a result: {tail}")
 
 
 class RayExecutor:
@@ -125,11 +139,9 @@ class RayExecutor:
         self.address = address
         self.width = jobs or RAY_DEFAULT_WIDTH
 
-    def run(self, jobs: list[dict[str, Any]], on_result: OnResult) -> None:
-        from .sweep.job import run_job
-
+    def run(self, runner: JobRunner, jobs: list[dict[str, Any]], on_result: OnResult) -> None:
         with _joined(self.address) as ray:
-            task = ray.remote(max_retries=0, num_cpus=1)(run_job)
+            task = ray.remote(max_retries=0, num_cpus=1)(runner.function)
             pending = {task.remote(job): job for job in jobs}
             while pending:
                 (ready,), _ = ray.wait(list(pending), num_returns=1)
@@ -137,7 +149,7 @@ class RayExecutor:
                 try:
                     on_result(ray.get(ready))
                 except ray.exceptions.RayError as exc:
-                    on_result(_lost(job, _ray_lost(exc)))
+                    on_result(runner.lost(job, _ray_lost(exc)))
 
     def map(self, function: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any]) -> list[Any]:
         with _joined(self.address) as ray:
@@ -170,12 +182,6 @@ def _joined(address: str) -> Iterator[Any]:
 def _ray_lost(exc: Exception) -> str:
     """The worker or its node died under the item."""
     return f"Ray lost the job: {type(exc).__name__}: {str(exc).splitlines()[0]}"
-
-
-def _lost(job: dict[str, Any], reason: str) -> Result:
-    from .sweep.job import result_head
-
-    return {**result_head(job), "status": "failed", "error": reason}
 
 
 def make_executor(name: str, jobs: int | None, address: str | None) -> Executor:

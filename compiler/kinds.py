@@ -134,15 +134,6 @@ class OnnxModel(Model):
         return dict(sorted(counts.items()))
 
 
-def kind_class(name: str) -> type[Model]:
-    """The class of a kind by name; TensorFlow kinds live in their own module, imported when needed."""
-    if name in ("tf", "tflite"):
-        from . import kinds_tf
-
-        return kinds_tf.TfModel if name == "tf" else kinds_tf.TfliteModel
-    return {"torch": TorchModel, "onnx": OnnxModel, "keras": KerasModel}[name]
-
-
 KIND_NAMES = ("torch", "keras", "onnx", "tf", "tflite")
 
 

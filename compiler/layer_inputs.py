@@ -17,7 +17,7 @@ import numpy as np
 from .activations import stream
 from .data import Dataset
 from .kinds import OnnxModel
-from .passes.equalize import conv_group
+from .onnx_attrs import conv_group
 
 
 def _ints(node: Any, name: str, default: list[int]) -> list[int]:

@@ -17,7 +17,7 @@ from .macs import total_macs
 
 if TYPE_CHECKING:
     from .data import Dataset
-    from .frontends import SourceInfo
+    from .frontends.source import SourceInfo
     from .kinds import Model
     from .pipeline import ArtifactPlan
     from .validation.evaluate import Evaluation

@@ -7,34 +7,11 @@ nn.Module, or nothing at all for the built-in demo.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
 from ..kinds import Model
-
-
-@dataclass(frozen=True)
-class SourceRequest:
-    """Everything a frontend may need besides the source itself."""
-
-    source: str | None
-    input_shapes: tuple[tuple[int, ...], ...] = ()
-    input_names: tuple[str, ...] = ()
-    weights: Path | None = None
-    trust_pickle: bool = False
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """Provenance of the imported model for the report and manifest."""
-
-    name: str
-    kind: str
-    location: str
-    sha256: str
-    details: dict[str, str] = field(default_factory=dict)
-
+from .source import SourceInfo, SourceRequest
 
 TORCH_FILE_SUFFIXES = (".pt", ".pth", ".ptc", ".torchscript")
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")  # .hdf5: the legacy HDF5 file under its other common name

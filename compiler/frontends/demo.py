@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..data import Dataset
 from ..kinds import TorchModel
-from . import SourceInfo, SourceRequest
+from .source import SourceInfo, SourceRequest
 
 DEMO_FACTORY = "edgec.models.digits:make_pretrained"
 

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InputError, require
 from ..kinds import KerasModel
 from ..quiet import import_tensorflow
-from . import SourceInfo
+from .source import SourceInfo
 from .torch_common import check_example_shape, file_sha256
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import InputError, clip, require
 from ..kinds import OnnxModel
-from . import SourceInfo
+from .source import SourceInfo
 
 
 def load_onnx(path: Path) -> tuple[OnnxModel, SourceInfo]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, require
-from . import SourceRequest
+from .source import SourceRequest
 
 
 def file_sha256(path: Path) -> str:

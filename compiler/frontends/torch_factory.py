@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError, require
 from ..kinds import TorchModel
-from . import SourceInfo, SourceRequest
+from .source import SourceInfo, SourceRequest
 from .torch_common import example_inputs, file_sha256, input_names, load_state_dict
 
 

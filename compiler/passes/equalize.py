@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import require
 from ..kinds import Model, OnnxModel
+from ..onnx_attrs import conv_group
 from .base import Context, Pass, PassResult
 
 
@@ -102,11 +103,6 @@ def _equalize(first: Any, second: Any, weights: dict[str, Any], numpy_helper: An
 def _store(tensor: Any, values: np.ndarray, numpy_helper: Any) -> None:
     dtype = numpy_helper.to_array(tensor).dtype
     tensor.CopyFrom(numpy_helper.from_array(values.astype(dtype), tensor.name))
-
-
-def conv_group(node: Any) -> int:
-    """A Conv node's group count (1 unless set)."""
-    return next((a.i for a in node.attribute if a.name == "group"), 1)
 
 
 def _channels(weights: dict[str, Any], conv: Any) -> int:

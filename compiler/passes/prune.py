@@ -29,10 +29,10 @@ from ..activations import channel_moments
 from ..errors import InputError
 from ..kinds import Model, OnnxModel
 from ..layer_inputs import input_grams, supported, transposed_b, weight_from_rows, weight_rows
+from ..onnx_attrs import conv_group
 from ..sparsegpt import lowest_share, obs_prune
 from ..weight_edits import bias, read, set_bias, write
 from .base import Context, Pass, PassResult
-from .equalize import conv_group
 
 METHODS = ("magnitude", "wanda", "sparsegpt")
 SCOPES = ("layer", "output", "global")

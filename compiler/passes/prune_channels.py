@@ -35,9 +35,9 @@ from ..channel_refit import refit_readers
 from ..errors import InputError, require
 from ..kinds import Model, OnnxModel
 from ..macs import node_macs
+from ..onnx_attrs import conv_group
 from ..weight_edits import bias, read, set_bias
 from .base import Context, Pass, PassResult
-from .equalize import conv_group
 from .prune import matches_any
 
 CHANNELWISE = ("Relu", "Clip", "LeakyRelu", "MaxPool", "AveragePool", "Identity")

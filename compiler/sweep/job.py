@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import failure_line
+from ..executors import JobRunner
 
 TIMING_KEYS = ("seconds", "host_p50_ms")  # differ from run to run; everything else in a result must not
 
@@ -46,6 +47,11 @@ def result_head(job: dict[str, Any]) -> dict[str, Any]:
 
     spec = Job(**job)
     return {"id": spec.id, "key": spec.key, "model": spec.model, "target": spec.target, "variant": spec.variant}
+
+
+def lost(job: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The result of a job whose process died under it (a crash, an OOM kill, a lost Ray worker)."""
+    return {**result_head(job), "status": "failed", "error": reason}
 
 
 def _options(job: dict[str, Any]) -> Any:
@@ -97,6 +103,9 @@ def _row(artifact: dict[str, Any]) -> dict[str, Any]:
         "estimated_latency_ms": cost.get("latency_estimate_ms"),
         "host_p50_ms": latency.get("p50_ms"),
     }
+
+
+RUNNER = JobRunner(run_job, "edgec.compiler.sweep.job", lost)  # what an executor is given to run sweep jobs
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..executors import Executor
 from ..progress import Progress
+from .job import RUNNER
 from .spec import Sweep
 from .summary import plot, render_table, summary_rows
 
@@ -51,7 +52,7 @@ def run_sweep(sweep: Sweep, executor: Executor, progress: Progress) -> SweepResu
         outcome = result.get("verdict") if result["status"] == "ok" else f"failed: {result['error'][:120]}"
         progress.step(f"[{len(results) - reused}/{len(todo)}] {result['id']}: {outcome}")
 
-    executor.run(todo, record)
+    executor.run(RUNNER, todo, record)
     ordered = [results[job.id] for job in sweep.jobs]
     rows = summary_rows(ordered)
     _write(sweep.output / "summary.json", json.dumps({"sweep": str(sweep.path), "rows": rows}, indent=1))
