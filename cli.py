@@ -12,7 +12,7 @@ import click
 from .cli_builds import builds_command
 from .cli_device import bundle_command, html_command, ingest_command, run_command
 from .cli_inspect import inspect_command
-from .cli_options import Budget, cache_dir_option, executor_options, input_shape_option
+from .cli_options import Budget, cache_dir_option, executor_options, input_shape_option, parse_states
 from .cli_sweep import sweep_command
 from .compiler.config import load_config_defaults
 from .compiler.errors import EdgecError, GateError, InputError
@@ -122,6 +122,13 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
 )
 @click.option(
     "--min-agreement", type=Budget(upper=1), help="Allowed minimum top-1 agreement without labels [profile's]."
+)
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    callback=parse_states,
+    help="A recurrent state, OUTPUT=INPUT (repeat per state): evaluate streaming, the output fed back each step.",
 )
 @click.option(
     "--min-sqnr", "min_sqnr_db", type=Budget(), help="Minimum output SQNR vs float in dB, every artifact [profile's]."

@@ -31,6 +31,17 @@ def parse_shapes(_ctx: click.Context, _param: click.Parameter, values: tuple[str
         raise click.BadParameter(f"{values!r}: expected comma-separated integers such as 1,3,224,224") from None
 
 
+def parse_states(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`--state OUTPUT=INPUT`, repeated: the recurrent states a streaming model feeds back."""
+    pairs = []
+    for value in values:
+        output, sep, state_input = value.partition("=")
+        if not sep or not output.strip() or not state_input.strip():
+            raise click.BadParameter(f"{value!r}: give OUTPUT=INPUT, e.g. --state h_next=h (the output fed back)")
+        pairs.append((output.strip(), state_input.strip()))
+    return tuple(pairs)
+
+
 input_shape_option = click.option(
     "--input-shape",
     "input_shapes",

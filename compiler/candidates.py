@@ -108,7 +108,7 @@ def unpack(packed: Packed) -> Model:
 def portable_dataset(dataset: Dataset) -> Dataset:
     """The same rows as arrays: rows read from a file handle cannot travel to another process or machine."""
     inputs: dict[str, Rows] = {name: np.ascontiguousarray(rows[0 : len(rows)]) for name, rows in dataset.inputs.items()}
-    return Dataset(inputs, dataset.labels, dataset.source, dataset.held_out)
+    return replace(dataset, inputs=inputs)
 
 
 def _portable_context(ctx: Context) -> Context:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from .data import Dataset, check_dataset, load_dataset
 from .errors import InputError
-from .kinds import OnnxModel
+from .kinds import OnnxModel, TensorSpec
+from .streaming import state_pairs, streamed
 
 if TYPE_CHECKING:
     from .compile_options import CompileOptions
@@ -18,7 +19,21 @@ if TYPE_CHECKING:
 
 
 def datasets(options: CompileOptions, baseline: OnnxModel, plans: list[ArtifactPlan]) -> tuple[Dataset | None, Dataset]:
-    specs = baseline.inputs
+    """The calibration and evaluation sets; with recurrent states declared (`--state`), the files hold the other
+    inputs and each set is streamed through the float model for its states (streaming.py)."""
+    states = state_pairs(baseline, options.states)
+    fed_back = {name for _, name in states}
+    specs = [spec for spec in baseline.inputs if spec.name not in fed_back]
+    calibration, evaluation = _loaded(options, specs, plans)
+    if states:
+        calibration = streamed(calibration, baseline, states, 1) if calibration is not None else None
+        evaluation = streamed(evaluation, baseline, states, 1)
+    return calibration, evaluation
+
+
+def _loaded(
+    options: CompileOptions, specs: list[TensorSpec], plans: list[ArtifactPlan]
+) -> tuple[Dataset | None, Dataset]:
     needs_calibration = any(p.uses_calibration for plan in plans for p in plan.passes)
     if options.source is None and options.calib is None and options.eval is None:
         from .frontends.demo import demo_split

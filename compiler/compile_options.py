@@ -37,6 +37,8 @@ class CompileOptions:
     min_agreement: float | None = None
     min_sqnr_db: float | None = None  # output SQNR floor in dB [the profile's]
     output_kind: str | None = None  # what the first output means (output_kinds.KIND_NAMES) [inferred from it]
+    # recurrent states, (output, input) by name: the model is evaluated streaming (streaming.py)
+    states: tuple[tuple[str, str], ...] = ()
     cache_dir: str | Path | None = None  # a folder, or an fsspec URL (cache_store.py)
     use_cache: bool = True
     holdout: float = 0.2

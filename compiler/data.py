@@ -35,6 +35,9 @@ class Dataset:
     labels: np.ndarray | None
     source: str
     held_out: bool = False  # True when carved out of the calibration data for lack of --eval
+    # a sequence to stream (streaming.py): (output index, input name) per recurrent state, in the baseline's
+    # IO order; the state inputs' rows are the float model's own states, their first row the initial state
+    states: tuple[tuple[int, str], ...] = ()
 
     def __len__(self) -> int:
         return len(next(iter(self.inputs.values())))
@@ -46,6 +49,8 @@ class Dataset:
         arrays = sorted(self.inputs.items())
         if self.labels is not None:
             arrays.append((LABELS_KEY, self.labels))
+        if self.states:  # streamed or not: other numbers from the same rows
+            digest.update(repr(self.states).encode())
         for name, array in arrays:
             digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
             for chunk in chunks(array):
@@ -56,7 +61,7 @@ class Dataset:
         """Rows `index` (a plain slice): stored arrays stay on disk, so a split costs no memory."""
         labels = None if self.labels is None else self.labels[index]
         inputs = {name: _rows(array, index) for name, array in self.inputs.items()}
-        return Dataset(inputs, labels, source, held_out)
+        return Dataset(inputs, labels, source, held_out, self.states)
 
     def split_holdout(self, fraction: float) -> tuple[Dataset, Dataset]:
         """Keep the last `fraction` back for evaluation; deterministic so builds are reproducible."""

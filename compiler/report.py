@@ -65,6 +65,8 @@ def data_entry(data: Dataset | None) -> dict[str, Any]:
         "labels": data.labels is not None,
         "sha256": data.sha256,
         "held_out": data.held_out,
+        # streamed step by step on each model's own states: (output index, state input) per state
+        "streamed_states": [list(pair) for pair in data.states],
     }
 
 

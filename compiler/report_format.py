@@ -19,3 +19,12 @@ def num(value: Any, digits: int = 3) -> str:
 
 def signed(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:+.{digits}f}"
+
+
+def streamed_text(entry: dict[str, Any]) -> str:
+    """How a sequence was run: step by step, each model on its own recurrent states (streaming.py)."""
+    states = entry.get("streamed_states") or []
+    if not states:
+        return ""
+    pairs = ", ".join(f"output {index} -> {name}" for index, name in states)
+    return f", streamed step by step on each model's own state ({pairs})"

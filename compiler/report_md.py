@@ -8,7 +8,7 @@ from .report import stages, verification_text
 from .report_cost import cost_markdown
 from .report_device import device_markdown
 from .report_drift_md import drift_lines
-from .report_format import num, pct
+from .report_format import num, pct, streamed_text
 from .report_kernels import kernels_markdown
 
 
@@ -207,7 +207,8 @@ def _data_line(entry: dict[str, Any]) -> str:
     if not entry:
         return "none"
     labels = "with labels" if entry.get("labels") else "no labels"
-    return f"{entry['source']}: {entry['samples']} samples, {labels}, sha256 `{entry['sha256'][:12]}`"
+    line = f"{entry['source']}: {entry['samples']} samples, {labels}, sha256 `{entry['sha256'][:12]}`"
+    return line + streamed_text(entry)
 
 
 def _parity_line(parity: dict[str, Any] | None) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .report import stages, verification_text
+from .report_format import streamed_text
 from .report_kernels import host_kernels_text, kernels_text
 from .report_trace_md import traced_summary
 
@@ -27,7 +28,7 @@ def summarize(report: dict[str, Any], path: Path) -> str:
     base = f"top-1 {100 * accuracy:.2f}%" if accuracy is not None else "no labels"
     lines.append(
         f"  float baseline {baseline['file']}: {baseline['size_bytes'] / 1024:.1f} KiB, {base} "
-        f"on {data['samples']} samples ({data['source']})"
+        f"on {data['samples']} samples ({data['source']}){streamed_text(data)}"
     )
     parity = baseline.get("export_parity")
     if parity:

@@ -41,9 +41,13 @@ class IoLayout:
 
     def first_output_as_baseline(self, first: np.ndarray) -> np.ndarray:
         """The artifact's first output in the baseline's axis order."""
-        if self.outputs and first.ndim == len(self.outputs[0]):
-            return np.transpose(first, self.outputs[0])
-        return first
+        return self.output_as_baseline(0, first)
+
+    def output_as_baseline(self, index: int, output: np.ndarray) -> np.ndarray:
+        """The artifact's output `index` in the baseline's axis order."""
+        if index < len(self.outputs) and output.ndim == len(self.outputs[index]):
+            return np.transpose(output, self.outputs[index])
+        return output
 
 
 def artifact_inputs(inputs: dict[str, np.ndarray], layout: IoLayout | None) -> dict[str, np.ndarray]:

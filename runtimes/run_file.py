@@ -21,7 +21,7 @@ import numpy as np
 
 from . import open_runner
 from .layout import IoLayout
-from .runner import run_batched
+from .runner import run_batched, run_streaming
 
 
 def visible_cpu() -> dict[str, str]:
@@ -49,7 +49,11 @@ def main(folder: Path) -> int:
         with np.load(folder / "inputs.npz") as stored:
             inputs = {name: stored[name] for name in stored.files}
         layout = IoLayout.from_dict(request["layout"]) if request.get("layout") else None
-        outputs = run_batched(runner, inputs, batch_size=int(request.get("batch_size", 64)), layout=layout)
+        states = [(int(index), str(name)) for index, name in request.get("states") or []]
+        if states:
+            outputs = run_streaming(runner, inputs, states, layout=layout)
+        else:
+            outputs = run_batched(runner, inputs, batch_size=int(request.get("batch_size", 64)), layout=layout)
         ran = time.perf_counter()
         # Any: numpy's stubs let a ** key be savez's allow_pickle (a bool, a recent parameter); passing
         # allow_pickle itself would save it as an array under an older numpy, such as a device may have

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,6 +25,38 @@ class Runner(Protocol):
         """The batch size the artifact was built for, or None when its batch dimension is dynamic."""
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+def run_streaming(
+    runner: Runner,
+    inputs: dict[str, Any],
+    states: Sequence[tuple[int, str]],
+    on_step: Callable[[int], None] | None = None,
+    layout: IoLayout | None = None,
+) -> list[np.ndarray]:
+    """Run `inputs` (baseline layout, one row per step, in order) one step at a time, feeding each state output
+    back into its input as the device's loop does: `states` pairs an output's index with the input it feeds.
+
+    Each state input's first row is the initial state; its other rows are never read, so an artifact runs on
+    its own states (free-running), and an error that accumulates over steps shows, where batch evaluation
+    with recorded states would reset it every step. Every output comes back in the baseline's layout."""
+    carried = {name: np.asarray(inputs[name][:1]) for _, name in states}
+    total = len(next(iter(inputs.values())))
+    steps: list[list[np.ndarray]] = []
+    for step in range(total):
+        feed = {
+            name: carried[name] if name in carried else np.asarray(array[step : step + 1])
+            for name, array in inputs.items()
+        }
+        outputs = runner.run(artifact_inputs(feed, layout))
+        if layout is not None:
+            outputs = [layout.output_as_baseline(index, output) for index, output in enumerate(outputs)]
+        for index, name in states:
+            carried[name] = np.asarray(outputs[index], dtype=carried[name].dtype).reshape(carried[name].shape)
+        steps.append(outputs)
+        if on_step:
+            on_step(1)
+    return [np.concatenate([step[index] for step in steps]) for index in range(len(steps[0]))]
 
 
 def run_batched(

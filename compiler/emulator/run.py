@@ -48,6 +48,7 @@ def run_emulated(
     layout=None,
     batch_size: int = 64,
     timeout: float = 900.0,
+    states: tuple[tuple[int, str], ...] = (),
 ) -> EmulatedRun:
     """Run `model` over every row of `inputs` (baseline layout) in `runtime` emulated on `core`.
 
@@ -77,6 +78,7 @@ def run_emulated(
             "threads": threads,
             "batch_size": batch_size,
             "layout": layout.to_dict() if layout is not None else None,
+            "states": [list(pair) for pair in states],  # streamed step by step when given (runner.run_streaming)
         }
         (work / "request.json").write_text(json.dumps(request))
         command = [

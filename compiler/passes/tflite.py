@@ -191,13 +191,17 @@ def _short_name(tensor_name: str) -> str:
     return tensor_name.split(";")[0]
 
 
-def _samples(ctx: Context, layout: IoLayout) -> Iterator[list[np.ndarray]]:
+def _samples(ctx: Context, layout: IoLayout) -> Iterator[list[np.ndarray] | dict[str, np.ndarray]]:
+    """Calibration samples for the converter. Several inputs go by signature name: as a list they are matched
+    to the flatbuffer's input order, which the conversion may permute (a streaming model's chunk and state came
+    back as state, chunk, and calibration fed each the other's shape)."""
     data = ctx.calibration
     assert data is not None
     with ctx.progress.counter("calibrating (TFLite)", len(data)) as counter:
         for i in range(len(data)):
             counter.update()
-            yield [np.transpose(data.inputs[name][i : i + 1], perm) for name, _, perm in layout.inputs]
+            sample = {signed: np.transpose(data.inputs[name][i : i + 1], perm) for name, signed, perm in layout.inputs}
+            yield sample if len(sample) > 1 else list(sample.values())
 
 
 def _name_inputs(layout: IoLayout, summary: TfliteSummary) -> IoLayout:

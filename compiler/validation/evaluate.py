@@ -11,7 +11,7 @@ import numpy as np
 from ...runtimes import metrics, open_runner
 from ...runtimes.layout import IoLayout
 from ...runtimes.output_kinds import OutputKind, infer_kind
-from ...runtimes.runner import run_batched
+from ...runtimes.runner import run_batched, run_streaming
 from ..data import Dataset
 from ..errors import InputError, ToolchainError, clip
 from ..progress import Progress
@@ -73,16 +73,27 @@ def run_model(
     layout: IoLayout | None = None,
 ) -> RunResult:
     """Run every sample; with a layout, each input is fed in the artifact's own layout and under its own name,
-    and the first output is brought back to the baseline's layout for comparison."""
+    and the judged output is brought back to the baseline's layout for comparison. A sequence with recurrent
+    states is streamed, one step at a time on the model's own states, as the device runs it."""
     try:
         with captured_native_output():  # LiteRT announces its XNNPACK delegate on stderr
             runner = open_runner(runtime, model, threads=threads)
         with progress.counter(f"evaluating {label}", len(data)) as counter:
-            outputs = run_batched(runner, data.inputs, on_batch=counter.update, layout=layout)
+            if data.states:
+                outputs = run_streaming(runner, data.inputs, data.states, counter.update, layout)
+                judged = outputs[judged_output(data.states)]
+            else:
+                outputs = run_batched(runner, data.inputs, on_batch=counter.update, layout=layout)
+                judged = outputs[0] if layout is None else layout.first_output_as_baseline(outputs[0])
     except Exception as exc:  # the artifact does not load or run: a converter produced something broken
         raise ToolchainError(f"{label} does not run in {runtime}: {type(exc).__name__}: {clip(str(exc))}") from exc
-    first = outputs[0] if layout is None else layout.first_output_as_baseline(outputs[0])
-    return RunResult(first, runner.runtime, runner.version, runner.threads)
+    return RunResult(judged, runner.runtime, runner.version, runner.threads)
+
+
+def judged_output(states: tuple[tuple[int, str], ...]) -> int:
+    """The output the gate judges: the first that is not a recurrent state (the first output without states)."""
+    fed_back = {index for index, _ in states}
+    return next(index for index in range(len(fed_back) + 1) if index not in fed_back)
 
 
 def settle_output_kind(reference: RunResult, data: Dataset, declared: str | None) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...runtimes.cpu_features import host_cpu
 from ..errors import ToolchainError
-from .evaluate import Evaluation, RunResult, run_model
+from .evaluate import Evaluation, RunResult, judged_output, run_model
 
 if TYPE_CHECKING:
     from ...runtimes.layout import IoLayout
@@ -104,10 +104,13 @@ def run_route(
     from ..emulator import run_emulated
 
     with progress.counter(f"evaluating {label} on an emulated {route.core}", len(data)) as counter:
-        run = run_emulated(route.core, route.runtime, model, dict(data.inputs), threads, layout)
+        run = run_emulated(route.core, route.runtime, model, dict(data.inputs), threads, layout, states=data.states)
         counter.update(len(data))
-    first = run.outputs[0] if layout is None else layout.first_output_as_baseline(run.outputs[0])
-    return RunResult(first, f"{route.runtime} (emulated {run.qemu_cpu})", run.runtime_version, threads)
+    if data.states:  # streamed on the emulated core: its outputs are in the baseline's layout already
+        judged = run.outputs[judged_output(data.states)]
+    else:
+        judged = run.outputs[0] if layout is None else layout.first_output_as_baseline(run.outputs[0])
+    return RunResult(judged, f"{route.runtime} (emulated {run.qemu_cpu})", run.runtime_version, threads)
 
 
 def _emulation_wanted(emulate: bool | None) -> bool:

@@ -73,7 +73,8 @@ def tflite_tensor_sqnr(float_tflite: bytes, int8_tflite: bytes, int8_model: Mode
     inputs = artifact_inputs({k: v[:samples] for k, v in data.inputs.items()}, getattr(int8_model, "layout", None))
     for i in range(samples):
         for interpreter in interpreters.values():
-            for detail, array in zip(interpreter.get_input_details(), inputs.values(), strict=True):
+            for detail in interpreter.get_input_details():  # by name: the flatbuffer may list inputs permuted
+                array = inputs[detail["name"]] if len(inputs) > 1 else next(iter(inputs.values()))
                 interpreter.set_tensor(detail["index"], array[i : i + 1].astype(detail["dtype"]))
             interpreter.invoke()
         for name, (index, _, scale, zero) in order.items():
