@@ -35,7 +35,10 @@ def bundle_command(build: Path, output: Path | None, eval_: Path | None, samples
 
 @click.command("run")
 @click.argument("bundle", type=click.Path(path_type=Path))
-@click.option("--device", help="ssh://[user@]host[:port]; without it, the harness runs here.")
+@click.option(
+    "--device",
+    help="ssh://[user@]host[:port], or emulated:TARGET (the target's Arm core under qemu); without it, here.",
+)
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=Path("results.json"), show_default=True)
 @click.option("--build", type=click.Path(path_type=Path), help="Fold the results into this build's report.")
 @click.option("--python", default="python3", show_default=True, help="Python on the device.")
@@ -57,7 +60,13 @@ def run_command(bundle: Path, device: str | None, out: Path, build: Path | None,
     harness_args = [
         item for key, flag in flags.items() if options[key] is not None for item in (flag, str(options[key]))
     ]
-    if device is None:
+    if device is not None and device.startswith("emulated:"):
+        from .compiler.emulator.device import emulated_core, run_bundle
+
+        _check_bundle(bundle)
+        quick = [] if harness_args else ["--runs", "3", "--min-seconds", "0", "--max-seconds", "5"]  # qemu timings
+        code, label = run_bundle(device, bundle, harness_args + quick, out), f"emulated {emulated_core(device)}"
+    elif device is None:
         _check_bundle(bundle)
         done = subprocess.run([sys.executable, str(bundle), "--out", str(out), *harness_args])
         if done.returncode not in (0, 1):

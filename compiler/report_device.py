@@ -79,6 +79,8 @@ def check_text(check: dict[str, Any]) -> str:
 def device_summary(run: dict[str, Any]) -> list[str]:
     """Terminal lines for one ingested run."""
     lines = [f"device run on {run['label']} ({run['environment']['cpu']}):"]
+    if run["environment"].get("emulated"):
+        lines[0] += " emulated: accuracy is the Arm kernels', timings are qemu's and not gated"
     for art in run["artifacts"]:
         if "error" in art:
             lines.append(f"  {art['artifact']}: did not run: {art['error']}")

@@ -48,6 +48,8 @@ def static_environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "python_executable": sys.executable,
         "memory_total_bytes": _meminfo("MemTotal"),
+        # set by `edgec run --device emulated:...`: the numbers are an emulated core's (timings are qemu's)
+        "emulated": os.environ.get("EDGEC_EMULATED_CORE"),
     }
 
 

@@ -67,12 +67,19 @@ def _run_worker(bundle: Bundle, name: str, settings: Settings) -> dict[str, Any]
     with tempfile.TemporaryDirectory(prefix="edgec-harness-") as folder:
         out = Path(folder) / "result.json"
         settings_json = json.dumps(dataclasses.asdict(settings))
-        argv = [sys.executable, "-c", WORKER, str(bundle.path), name, settings_json, str(out)]
+        argv = [*_interpreter(), "-c", WORKER, str(bundle.path), name, settings_json, str(out)]
         child = subprocess.run(argv, env=environment, capture_output=True, text=True)
         if out.exists():
             return json.loads(out.read_text())
     last = (child.stderr.strip().splitlines() or ["no output"])[-1]
     return {"artifact": name, "error": f"the worker process died (exit {child.returncode}): {last[:400]}"}
+
+
+def _interpreter() -> list[str]:
+    """This interpreter as a command. Under qemu-user a child cannot exec the guest's aarch64 binary itself,
+    so `edgec run --device emulated:...` passes the emulator's whole command in EDGEC_CHILD_PYTHON (JSON)."""
+    given = os.environ.get("EDGEC_CHILD_PYTHON")
+    return [str(part) for part in json.loads(given)] if given else [sys.executable]
 
 
 def _line(run: dict[str, Any]) -> str:

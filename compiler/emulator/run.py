@@ -29,6 +29,43 @@ MODEL_SUFFIX = {"onnxruntime": ".onnx", "litert": ".tflite"}
 
 
 @dataclass(frozen=True)
+class Guest:
+    """How to start the emulated target's Python: the qemu command up to the script, and where its packages are."""
+
+    prefix: list[str]
+    site: Path
+    qemu_cpu: str
+    note: str  # when the core is not the one asked for (qemu lacks it), what stands in and why
+
+
+def guest(core: str) -> Guest:
+    """The emulated Python for `core` (e.g. cortex-a72); ToolchainError with one line when it cannot be."""
+    try:
+        chosen, note = pick(core)
+    except ValueError as exc:
+        raise ToolchainError(str(exc)) from exc
+    emulator = find()
+    if emulator is None:
+        raise ToolchainError(f"cannot emulate {core}: {status()}")
+    root = emulator.core_root(cpuinfo_text(chosen, _host_cpus()), f"{chosen.qemu}-n{_host_cpus()}")
+    prefix = [emulator.qemu, "-cpu", chosen.qemu, "-L", str(root), str(root) + emulator.python, "-B", "-s"]
+    return Guest(prefix, emulator.site, chosen.qemu, note)
+
+
+def guest_env(home: Path, pythonpath: str) -> dict[str, str]:
+    """A clean environment for the guest: nothing of the host's Python leaks in, no telemetry."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": pythonpath,
+        "PYTHONNOUSERSITE": "1",
+        "ORT_DISABLE_TELEMETRY": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+
+
+@dataclass(frozen=True)
 class EmulatedRun:
     outputs: list[np.ndarray]
     runtime_version: str  # as the emulated runtime reports itself, e.g. "1.32.0" or "ai_edge_litert 2.3.0"
@@ -55,14 +92,7 @@ def run_emulated(
     Raises ToolchainError with one line for every failure: no emulator, an unknown core, a crash, a timeout."""
     if runtime not in MODEL_SUFFIX:
         raise ToolchainError(f"unknown runtime {runtime!r} for emulation; known: {', '.join(MODEL_SUFFIX)}")
-    try:
-        chosen, note = pick(core)
-    except ValueError as exc:
-        raise ToolchainError(str(exc)) from exc
-    emulator = find()
-    if emulator is None:
-        raise ToolchainError(f"cannot emulate {core}: {status()}")
-    root = emulator.core_root(cpuinfo_text(chosen, _host_cpus()), f"{chosen.qemu}-n{_host_cpus()}")
+    emulated = guest(core)
     with tempfile.TemporaryDirectory(prefix="edgec-emu-") as scratch:
         work = Path(scratch)
         _package_copy(work / "pkg")
@@ -81,53 +111,33 @@ def run_emulated(
             "states": [list(pair) for pair in states],  # streamed step by step when given (runner.run_streaming)
         }
         (work / "request.json").write_text(json.dumps(request))
-        command = [
-            emulator.qemu,
-            "-cpu",
-            chosen.qemu,
-            "-L",
-            str(root),
-            str(root) + emulator.python,
-            "-B",
-            "-s",
-            "-m",
-            "edgec.runtimes.run_file",
-            str(work),
-        ]
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(work),
-            "LANG": "C.UTF-8",
-            "PYTHONPATH": f"{work / 'pkg'}:{emulator.site}",
-            "PYTHONNOUSERSITE": "1",
-            "ORT_DISABLE_TELEMETRY": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-        }
+        command = [*emulated.prefix, "-m", "edgec.runtimes.run_file", str(work)]
+        env = guest_env(work, f"{work / 'pkg'}:{emulated.site}")
         started = time.perf_counter()
         try:
             done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, cwd=work)
         except subprocess.TimeoutExpired as exc:
-            raise ToolchainError(f"emulated {runtime} on {chosen.qemu} did not finish within {timeout:.0f} s") from exc
+            where = f"emulated {runtime} on {emulated.qemu_cpu}"
+            raise ToolchainError(f"{where} did not finish within {timeout:.0f} s") from exc
         except OSError as exc:
-            raise ToolchainError(f"cannot start {emulator.qemu}: {exc}") from exc
+            raise ToolchainError(f"cannot start {emulated.prefix[0]}: {exc}") from exc
         seconds = time.perf_counter() - started
         result = _read_json(work / "result.json")
         if done.returncode != 0 or result is None or "error" in result:
-            raise ToolchainError(f"emulated {runtime} on {chosen.qemu} failed: {_why(done, result)}")
+            raise ToolchainError(f"emulated {runtime} on {emulated.qemu_cpu} failed: {_why(done, result)}")
         with np.load(work / "outputs.npz") as stored:
             outputs = [stored[f"output_{i}"] for i in range(len(stored.files))]
     seen = result.get("cpu", {})
-    cpu = f"{chosen.qemu} (qemu-user; guest sees {seen.get('machine', '?')}, CPU part {seen.get('CPU part', '?')})"
-    if note:
-        cpu += f"; {note}"
+    sees = f"guest sees {seen.get('machine', '?')}, CPU part {seen.get('CPU part', '?')}"
+    cpu = f"{emulated.qemu_cpu} (qemu-user; {sees})" + (f"; {emulated.note}" if emulated.note else "")
     return EmulatedRun(
         outputs=outputs,
         runtime_version=str(result["runtime_version"]),
         cpu=cpu,
         seconds=seconds,
         run_seconds=float(result.get("load_seconds", 0.0)) + float(result.get("run_seconds", 0.0)),
-        qemu_cpu=chosen.qemu,
-        note=note,
+        qemu_cpu=emulated.qemu_cpu,
+        note=emulated.note,
     )
 
 
