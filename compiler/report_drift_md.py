@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .report_format import num
 from .report_trace_md import trace_lines
 
 FLIPS_SHOWN = 10
@@ -66,7 +67,7 @@ def _flip_table(flips: dict[str, Any] | None) -> list[str]:
         return ["", "| sample | positions changed |", "|---|---|", *rows]
     rows = [
         f"| {f['index']} | {f['float_label']} | {f['artifact_label']} | "
-        f"{'-' if f['label'] is None else f['label']} | {f['confidence']:.3f} |"
+        f"{'-' if f['label'] is None else f['label']} | {num(f['confidence'])} |"
         for f in shown
     ]
     return ["", "| sample | float says | artifact says | label | artifact confidence |", "|---|---|---|---|---|", *rows]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .output_kinds import OutputKind, infer_kind
+from .output_kinds import OutputKind, char_accuracy, infer_kind
 
 
 def accuracy(outputs: np.ndarray, labels: np.ndarray, kind: OutputKind | None = None) -> float | None:
@@ -61,7 +61,8 @@ def sqnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
 
 
 def drift(reference: np.ndarray, candidate: np.ndarray, kind: OutputKind | None = None) -> dict[str, float | None]:
-    return {
+    extra = {"char_accuracy": char_accuracy(reference, candidate)} if kind is not None and kind.name == "ctc" else {}
+    return extra | {
         "agreement": agreement(reference, candidate, kind),
         "rmse": rmse(reference, candidate),
         "mae": mae(reference, candidate),

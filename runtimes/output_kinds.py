@@ -8,6 +8,9 @@ what a *decision* is:
 - classes    [N, C]       the argmax class per sample;
 - score      [N] / [N, 1] the thresholded decision per sample (0.5 for probabilities, 0 for logits);
 - sequence   [N, T, C]    the argmax class per position (agreement is the fraction of positions);
+- ctc        [N, T, C] per-frame scores of a CTC recognizer (declared): the greedy decoding (argmax per
+             frame, repeats merged, blank 0 dropped) is the decision, exact match its agreement and accuracy
+             (labels [N, L], padded with -1), and drift adds the character accuracy (1 - edit distance / length);
 - index      integer outputs (an ArgMax inside the model): the value itself is the decision;
 - regression anything else (embeddings, images, states): no decision; judged by SQNR, cosine and error.
 
@@ -22,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-KIND_NAMES = ("classes", "score", "sequence", "index", "regression")
+KIND_NAMES = ("classes", "score", "sequence", "ctc", "index", "regression")
+CTC_BLANK = 0
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class OutputKind:
             return outputs.reshape(len(outputs), outputs.shape[1], -1).argmax(axis=2)
         if self.name == "index":
             return rows[:, 0].astype(np.int64) if rows.shape[1] == 1 else rows.astype(np.int64)
+        if self.name == "ctc":
+            return _as_objects([ctc_greedy(frames) for frames in outputs.reshape(len(outputs), outputs.shape[1], -1)])
         return None
 
     def correct(self, outputs: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
@@ -49,6 +55,8 @@ class OutputKind:
         if decided is None:
             return None
         labels = np.asarray(labels)
+        if self.name == "ctc":
+            return (decided == _as_objects([_unpadded(row) for row in labels.reshape(len(labels), -1)])).astype(float)
         if decided.ndim == 2:
             return (decided == labels.reshape(decided.shape)).mean(axis=1)
         return (decided == labels.reshape(len(labels))).astype(np.float64)
@@ -60,6 +68,8 @@ class OutputKind:
         if decided is None:
             return "the output has no decisions (a regression output), so labels cannot be scored; drop them"
         labels = np.asarray(labels)
+        if self.name == "ctc":
+            return _ctc_label_problem(labels, reference)
         if labels.size != decided.size:
             return f"{labels.size} label values for {decided.size} decisions (output shape {reference.shape})"
         if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(labels, 1) == 0):
@@ -100,3 +110,52 @@ def _kind_from_shape(per_sample: tuple[int, ...]) -> str:
     if len(per_sample) == 2:
         return "sequence"
     return "regression"
+
+
+def ctc_greedy(frames: np.ndarray) -> tuple[int, ...]:
+    """Best-path CTC decoding of one sample's [T, C] scores: argmax per frame, repeats merged, blanks dropped."""
+    best = frames.argmax(axis=1)
+    merged = best[np.concatenate([[True], best[1:] != best[:-1]])]
+    return tuple(int(c) for c in merged if c != CTC_BLANK)
+
+
+def char_accuracy(reference: np.ndarray, candidate: np.ndarray) -> float:
+    """Mean over samples of 1 - edit distance / reference length, both decoded greedily: how much of each line
+    survives, where exact match counts a line with one wrong character as lost."""
+    kind = OutputKind("ctc")
+    lines, read = kind.decisions(reference), kind.decisions(candidate)
+    assert lines is not None and read is not None  # a ctc kind always decides
+    scores = [1.0 - _edit_distance(ref, cand) / max(len(ref), 1) for ref, cand in zip(lines, read, strict=True)]
+    return float(np.mean(scores)) if scores else 1.0
+
+
+def _edit_distance(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def _as_objects(items: list[tuple[int, ...]]) -> np.ndarray:
+    """A 1-D object array of tuples (np.array would make equal-length tuples a 2-D int array)."""
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    return array
+
+
+def _unpadded(row: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(v) for v in row if v >= 0)
+
+
+def _ctc_label_problem(labels: np.ndarray, reference: np.ndarray) -> str | None:
+    if reference.ndim != 3:
+        return f"a CTC output is [N, T, C]; this one is {reference.shape}"
+    if labels.ndim != 2 or len(labels) != len(reference):
+        return f"CTC labels are [N, L] class indices padded with -1; these are {labels.shape}"
+    used = labels[labels >= 0]
+    if used.size and (used.max() >= reference.shape[2] or (used == CTC_BLANK).any()):
+        return f"CTC labels must be 1 to {reference.shape[2] - 1} (0 is the blank), padded with -1"
+    return None

@@ -219,3 +219,33 @@ def test_compile_refuses_labels_outside_the_classes_in_one_line(tiny_onnx, tiny_
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert "labels do not fit the model's classes output: label(s) [99] outside the output's 10 classes" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def _frames(lines: list[list[int]], frames: int = 12, classes: int = 6) -> np.ndarray:
+    """Per-frame scores whose greedy CTC decoding is each of `lines`: each symbol on two frames, a blank after."""
+    out = np.full((len(lines), frames, classes), -5.0)
+    out[:, :, 0] = 5.0  # blank everywhere first
+    for n, line in enumerate(lines):
+        for k, symbol in enumerate(line):
+            out[n, 3 * k : 3 * k + 2, 0] = -5.0
+            out[n, 3 * k : 3 * k + 2, symbol] = 5.0
+    return out
+
+
+def test_ctc_lines_are_decoded_greedily_and_judged_by_exact_match_and_characters():
+    from edgec.runtimes.output_kinds import ctc_greedy
+
+    kind = OutputKind("ctc")
+    reference = _frames([[1, 2, 3], [4, 4, 5], [2], [3, 1]])
+    assert ctc_greedy(reference[1]) == (4, 4, 5)  # a blank between repeats keeps both
+    candidate = _frames([[1, 2, 3], [4, 5], [2], [3, 2]])  # line 1 lost a character, line 3 misread one
+    drift = metrics.drift(reference, candidate, kind)
+    assert drift["agreement"] == 0.5 and drift["char_accuracy"] == pytest.approx(1 - (1 / 3 + 1 / 2) / 4)
+    labels = np.array([[1, 2, 3], [4, 4, 5], [2, -1, -1], [3, 1, -1]])
+    assert metrics.accuracy(reference, labels, kind) == 1.0 and metrics.accuracy(candidate, labels, kind) == 0.5
+    stats = drift_statistics(reference, candidate, labels, kind)
+    assert stats["flips"]["count"] == 2 and stats["flips"]["listed"][0]["artifact_label"] == [4, 5]
+    assert stats["drop_interval_points"][1] > 0 and "per_class" not in stats
+    assert kind.label_problem(np.array([[1, 0, -1]] * 4), reference) == (
+        "CTC labels must be 1 to 5 (0 is the blank), padded with -1"
+    )

@@ -123,6 +123,8 @@ def flips(
         return None
     if top.ndim == 2:
         return _sequence_flips(float_top, top, limit)
+    if top.dtype == object:  # decoded lines (ctc): which samples read differently, and what each read
+        return _line_flips(float_top, top, labels, limit)
     confidence_all = _confidence(candidate, kind, top)
     changed = np.flatnonzero(float_top != top)
     order = changed[np.argsort(-confidence_all[changed], kind="stable")]
@@ -142,6 +144,22 @@ def flips(
         summary["broken"] = int(np.sum((float_top[changed] == flat[changed]) & (top[changed] != flat[changed])))
         summary["fixed"] = int(np.sum((float_top[changed] != flat[changed]) & (top[changed] == flat[changed])))
     return summary
+
+
+def _line_flips(float_top: np.ndarray, top: np.ndarray, labels: np.ndarray | None, limit: int) -> dict[str, Any]:
+    changed = np.flatnonzero(float_top != top)
+    truth = None if labels is None else [[int(v) for v in row if v >= 0] for row in np.asarray(labels)]
+    items = [
+        {
+            "index": int(i),
+            "float_label": list(float_top[i]),
+            "artifact_label": list(top[i]),
+            "label": None if truth is None else truth[i],
+            "confidence": None,
+        }
+        for i in changed[:limit]
+    ]
+    return {"count": len(changed), "listed": items}
 
 
 def _sequence_flips(float_top: np.ndarray, top: np.ndarray, limit: int) -> dict[str, Any]:
@@ -197,7 +215,7 @@ def drift_statistics(
         result["float_accuracy_interval"] = [round(v, 6) for v in accuracy_interval(float_correct)]
         result["drop_interval_points"] = [round(v, 4) for v in drop_interval(float_correct, correct)]
         float_top, top = kind.decisions(reference), kind.decisions(candidate)
-        if labels is not None and float_top is not None and top is not None and top.ndim == 1:
+        if labels is not None and float_top is not None and top is not None and top.ndim == 1 and top.dtype != object:
             flat = np.asarray(labels).reshape(-1)
             result["per_class"] = per_class(flat, float_top, top)
             result["confusion_delta"] = confusion_delta(flat, float_top, top)
