@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from ..runtimes.onnxruntime_runner import OnnxRuntimeRunner
+from ..runtimes import open_runner
 from ..runtimes.runner import run_streaming
 from .data import Dataset
 from .errors import InputError
@@ -57,7 +57,9 @@ def streamed(dataset: Dataset, baseline: OnnxModel, states: tuple[tuple[int, str
     for _, name in states:
         shape = tuple(int(d) for d in specs[name].shape)
         inputs[name] = np.zeros((len(dataset), *shape), dtype=np.dtype(specs[name].dtype))
-    runner = OnnxRuntimeRunner(baseline.to_bytes(), threads=threads)
+    runner = open_runner(
+        "onnxruntime", baseline.to_bytes(), threads=threads
+    )  # imported here: `edgec --help` stays light
     outputs = run_streaming(runner, inputs, states)
     for index, name in states:  # the state fed at step i: zero at the start, then the output of step i - 1
         fed = np.concatenate([inputs[name][:1], outputs[index][:-1].astype(inputs[name].dtype)])
