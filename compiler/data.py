@@ -180,8 +180,9 @@ def _check_labels(stored: Rows, where: str) -> np.ndarray:
         labels = np.asarray(stored)  # one integer per sample: small enough to hold
     except (DataFileError, OSError) as exc:
         raise InputError(f"{where}: '{LABELS_KEY}' cannot be read ({exc})") from None
-    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+    if labels.ndim not in (1, 2) or labels.dtype.kind not in "iu":  # 2-D: per position, or CTC lines
         raise InputError(
-            f"{where}: '{LABELS_KEY}' must be a 1-D integer array of class indices, got {labels.dtype} {labels.shape}"
+            f"{where}: '{LABELS_KEY}' must be integer class indices, one per sample (or a row per sample for a "
+            f"sequence), got {labels.dtype} {labels.shape}"
         )
     return labels.astype(np.int64)

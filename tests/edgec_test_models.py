@@ -326,3 +326,63 @@ def make_streaming_detector() -> nn.Module:
         model.head.weight.copy_(8 * direction[None] / (on - off).norm() * 2)
         model.head.bias.fill_(float(-(8 * direction @ (on + off) / 2 / (on - off).norm() * 2)))
     return model
+
+
+# A CTC text-line recognizer on "text lines" of four 8x8 digit glyphs side by side, and an embedding model:
+# both built from the trained demo CNN, so they are accurate without training here.
+LINE_DIGITS = 4
+
+
+def digit_lines(count: int, seed: int, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """`count` lines [N, 1, 8, 32] of four digits from the built-in digits split, and their CTC labels [N, 4]
+    (digit + 1: 0 is the blank)."""
+    from edgec.models.digits_data import load_split
+
+    images, digits = load_split(split)
+    picks = np.random.default_rng(seed).integers(0, len(images), (count, LINE_DIGITS))
+    lines = np.concatenate([images[picks[:, k]] for k in range(LINE_DIGITS)], axis=3).astype(np.float32)
+    return lines, (digits[picks] + 1).astype(np.int64)
+
+
+class DigitLineReader(nn.Module):
+    """A fully convolutional CTC line reader built from the trained demo CNN: its features run over the whole
+    line (the 4x4 average pool then gives one column per glyph), its classifier reads each column, and each
+    glyph gives two frames (the symbol, then a blank): [N, 8, 11] scores, class 0 the blank."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from edgec.models.digits import make_pretrained
+
+        self.glyph = make_pretrained()
+        self.frames = nn.Linear(10, 22)  # per glyph: the symbol frame (blank at -10) and a blank frame
+        with torch.no_grad():
+            self.frames.weight.zero_()
+            self.frames.weight[1:11].copy_(torch.eye(10))
+            self.frames.bias.fill_(-10.0)
+            self.frames.bias[0], self.frames.bias[1:11], self.frames.bias[11] = -10.0, 0.0, 10.0
+
+    def forward(self, line: torch.Tensor) -> torch.Tensor:
+        columns = self.glyph.features(line).flatten(2).transpose(1, 2)  # [N, 128, 1, 4] -> [N, 4, 128]
+        scores = self.glyph.classifier(columns)  # [N, 4, 10]
+        return self.frames(scores).reshape(-1, 2 * LINE_DIGITS, 11)
+
+
+def make_digit_line_reader() -> nn.Module:
+    return DigitLineReader().eval()
+
+
+class DigitEmbedder(nn.Module):
+    """The demo CNN's 128 pooled features: an [N, 128] embedding, which its shape cannot tell from 128 classes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from edgec.models.digits import make_pretrained
+
+        self.features = make_pretrained().features
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.features(image).flatten(1)
+
+
+def make_digit_embedder() -> nn.Module:
+    return DigitEmbedder().eval()

@@ -249,3 +249,90 @@ def test_ctc_lines_are_decoded_greedily_and_judged_by_exact_match_and_characters
     assert kind.label_problem(np.array([[1, 0, -1]] * 4), reference) == (
         "CTC labels must be 1 to 5 (0 is the blank), padded with -1"
     )
+
+
+# End to end on lines and embeddings, both from the trained demo CNN (edgec_test_models.py).
+
+
+@pytest.fixture(scope="module")
+def line_data(tmp_path_factory):
+    from edgec_test_models import digit_lines
+
+    folder = tmp_path_factory.mktemp("lines")
+    lines, _ = digit_lines(128, seed=1, split="calib")
+    np.savez(folder / "calib.npz", line=lines)
+    lines[::16, 0, 4, 4] = 1000.0  # one glitched pixel in 16 lines: int8 input steps of ~8
+    np.savez(folder / "calib_glitch.npz", line=lines)
+    lines, labels = digit_lines(200, seed=2, split="eval")
+    np.savez(folder / "eval.npz", line=lines, labels=labels)
+    return folder
+
+
+def _compile_lines(folder, calib, target, out, cache):
+    from edgec.compiler.api import CompileOptions, compile
+
+    options = CompileOptions(
+        source="edgec_test_models:make_digit_line_reader",
+        input_shapes=((1, 1, 8, 32),),
+        input_names=("line",),
+        output_kind="ctc",
+        target=target,
+        calib=folder / calib,
+        eval=folder / "eval.npz",
+        output=out,
+        cache_dir=cache,
+        progress=False,
+        search=False,
+    )
+    return compile(options)
+
+
+@pytest.mark.slow
+def test_a_ctc_line_reader_is_judged_by_exact_match_in_both_formats(line_data, tmp_path, session_cache):
+    result = _compile_lines(line_data, "calib.npz", "rpi4", tmp_path / "good", session_cache)
+    assert result.passed, result.report["gate"]["checks"]
+    artifacts = {a["name"]: a["evaluation"] for a in result.report["artifacts"]}
+    assert set(artifacts) == {"onnx", "tflite"}
+    for evaluation in artifacts.values():
+        assert evaluation["output_kind"] == {"name": "ctc"}
+        assert evaluation["float_accuracy"] > 0.9  # whole lines read right by the float model
+        assert evaluation["accuracy_drop_points"] <= 1.0 and evaluation["drift"]["char_accuracy"] > 0.99
+    assert "char accuracy" in _summary(result)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["rpi4", "host-x86"])
+def test_a_collapsed_ctc_line_reader_fails_the_gate(line_data, tmp_path, session_cache, target):
+    result = _compile_lines(line_data, "calib_glitch.npz", target, tmp_path / "glitch", session_cache)
+    assert not result.passed and result.report["artifacts"]
+    for artifact in result.report["artifacts"]:
+        assert artifact["evaluation"]["accuracy_drop_points"] > 50, artifact["evaluation"]
+
+
+@pytest.mark.slow
+def test_an_embedding_declared_regression_is_judged_by_sqnr(digits_npz, tmp_path, session_cache):
+    from edgec.compiler.api import CompileOptions, compile
+
+    def build(calib, name):
+        return compile(
+            CompileOptions(source="edgec_test_models:make_digit_embedder", input_shapes=((1, 1, 8, 8),),
+                           input_names=("image",), output_kind="regression", target="rpi4", calib=calib,
+                           eval=tmp_path / "eval.npz", output=tmp_path / name, cache_dir=session_cache,
+                           progress=False, search=False)
+        )  # fmt: skip
+
+    images = np.load(digits_npz["calib"])["image"]
+    np.savez(tmp_path / "eval.npz", image=np.load(digits_npz["eval"])["image"])  # no labels: an embedding has none
+    good = build(digits_npz["calib"], "good")
+    assert good.passed, good.report["gate"]["checks"]
+    for artifact in good.report["artifacts"]:
+        assert artifact["evaluation"]["output_kind"] == {"name": "regression"}
+        assert artifact["evaluation"]["drift"]["agreement"] is None and artifact["evaluation"]["drift"]["sqnr_db"] > 25
+    judged = {c["metric"] for c in good.report["gate"]["checks"]}
+    assert "sqnr_db" in judged and "agreement" not in judged  # no decisions: SQNR is the judge
+    glitched = images.copy()
+    glitched[::16, 0, 4, 4] = 1000.0
+    np.savez(tmp_path / "glitch.npz", image=glitched)
+    bad = build(tmp_path / "glitch.npz", "glitch")
+    failed = {(c["artifact"], c["metric"]) for c in bad.report["gate"]["checks"] if not c["passed"]}
+    assert not bad.passed and {(a["name"], "sqnr_db") for a in bad.report["artifacts"]} <= failed
