@@ -12,7 +12,7 @@ import click
 from .cli_builds import builds_command
 from .cli_device import bundle_command, html_command, ingest_command, run_command
 from .cli_inspect import inspect_command
-from .cli_options import Budget, cache_dir_option, executor_options, input_shape_option, parse_states
+from .cli_options import Budget, cache_dir_option, executor_options, input_shape_option, parse_constants, parse_states
 from .cli_sweep import sweep_command
 from .compiler.config import load_config_defaults
 from .compiler.errors import EdgecError, GateError, InputError
@@ -122,6 +122,13 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
 )
 @click.option(
     "--min-agreement", type=Budget(upper=1), help="Allowed minimum top-1 agreement without labels [profile's]."
+)
+@click.option(
+    "--input",
+    "constants",
+    multiple=True,
+    callback=parse_constants,
+    help="NAME=VALUE: an input that is the same on every call (a sample rate), frozen into every artifact.",
 )
 @click.option(
     "--state",

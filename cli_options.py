@@ -31,15 +31,26 @@ def parse_shapes(_ctx: click.Context, _param: click.Parameter, values: tuple[str
         raise click.BadParameter(f"{values!r}: expected comma-separated integers such as 1,3,224,224") from None
 
 
-def parse_states(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """`--state OUTPUT=INPUT`, repeated: the recurrent states a streaming model feeds back."""
+def _pairs(values: tuple[str, ...], example: str) -> tuple[tuple[str, str], ...]:
     pairs = []
     for value in values:
-        output, sep, state_input = value.partition("=")
-        if not sep or not output.strip() or not state_input.strip():
-            raise click.BadParameter(f"{value!r}: give OUTPUT=INPUT, e.g. --state h_next=h (the output fed back)")
-        pairs.append((output.strip(), state_input.strip()))
+        left, sep, right = value.partition("=")
+        if not sep or not left.strip() or not right.strip():
+            raise click.BadParameter(f"{value!r}: give it as {example}")
+        pairs.append((left.strip(), right.strip()))
     return tuple(pairs)
+
+
+def parse_states(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`--state OUTPUT=INPUT`, repeated: the recurrent states a streaming model feeds back."""
+    return _pairs(values, "OUTPUT=INPUT, e.g. --state h_next=h (the output fed back)")
+
+
+def parse_constants(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """`--input NAME=VALUE`, repeated: inputs frozen to a value (constant_inputs.py checks name, shape, type)."""
+    return _pairs(values, "NAME=VALUE, e.g. --input sr=16000")
 
 
 input_shape_option = click.option(

@@ -23,6 +23,7 @@ from .builds.hook import promoted_baseline, register_quietly
 from .cache import PassCache, default_cache_dir
 from .compile_data import datasets, training_data
 from .compile_options import CompileOptions
+from .constant_inputs import frozen
 from .cost.measured_arena import with_measured_arena
 from .data import Dataset
 from .engine import PassRecord, check_chain, run_passes
@@ -104,6 +105,9 @@ def compile(options: CompileOptions) -> BuildResult:
         previous, baseline_name = _promoted_report(profile.id, info.name, options.project)
     baseline, import_records = run_passes(model, import_passes(model.kind), Context(profile, None, progress), cache)
     assert isinstance(baseline, OnnxModel)
+    baseline, frozen_inputs = frozen(baseline, options.constants)
+    if frozen_inputs and any(plan.from_source for plan in plans):
+        raise ConfigError("--input NAME=VALUE freezes an ONNX graph's input; this target converts the source itself")
     # 3. Data: calibration and evaluation sets, checked against the baseline's inputs.
     calibration, evaluation = datasets(options, baseline, plans)
     training = training_data(options, baseline)
@@ -174,7 +178,9 @@ def compile(options: CompileOptions) -> BuildResult:
             "accuracy": metrics.accuracy(checked.reference.outputs, evaluation.labels, checked.reference.kind)
             if evaluation.labels is not None
             else None,
-            "export_parity": _export_parity(model, checked.reference.outputs, evaluation),
+            # the source takes the frozen inputs as arguments, the baseline does not: parity would compare other calls
+            "export_parity": None if frozen_inputs else _export_parity(model, checked.reference.outputs, evaluation),
+            "frozen_inputs": frozen_inputs,
         },
         "import": reporting.records(import_records),
         "artifacts": artifacts,

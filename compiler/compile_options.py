@@ -39,6 +39,8 @@ class CompileOptions:
     output_kind: str | None = None  # what the first output means (output_kinds.KIND_NAMES) [inferred from it]
     # recurrent states, (output, input) by name: the model is evaluated streaming (streaming.py)
     states: tuple[tuple[str, str], ...] = ()
+    # inputs frozen to a value in every artifact, (name, value) (constant_inputs.py), e.g. a sample rate
+    constants: tuple[tuple[str, str], ...] = ()
     cache_dir: str | Path | None = None  # a folder, or an fsspec URL (cache_store.py)
     use_cache: bool = True
     holdout: float = 0.2

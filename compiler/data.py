@@ -139,9 +139,11 @@ def _match_inputs(arrays: dict[str, Rows], specs: list[TensorSpec], where: str) 
     if len(specs) == 1 and len(arrays) == 1:  # one input, one array: the key need not match the input name
         return {names[0]: next(iter(arrays.values()))}
     missing = [n for n in names if n not in arrays]
+    scalars = [s.name for s in specs if s.name in missing and s.batch is None]  # rank 0: no rows to give
+    hint = f"; a scalar input takes its value from --input {scalars[0]}=VALUE" if scalars else ""
     raise InputError(
         f"{where}: no array for model input(s) {missing}; found {sorted(arrays) or 'none'}. "
-        f"Key arrays by input name ({', '.join(names)}) and labels by '{LABELS_KEY}'"
+        f"Key arrays by input name ({', '.join(names)}) and labels by '{LABELS_KEY}'{hint}"
     )
 
 

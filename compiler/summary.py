@@ -30,6 +30,8 @@ def summarize(report: dict[str, Any], path: Path) -> str:
         f"  float baseline {baseline['file']}: {baseline['size_bytes'] / 1024:.1f} KiB, {base} "
         f"on {data['samples']} samples ({data['source']}){streamed_text(data)}"
     )
+    for item in baseline.get("frozen_inputs") or []:  # the device calls the artifacts without these inputs
+        lines.append(f"  input {item['input']} frozen to {item['value']} ({item['dtype']}) in every artifact")
     parity = baseline.get("export_parity")
     if parity:
         exact = parity["agreement"] in (1.0, None) and parity["cosine"] > 0.9999
