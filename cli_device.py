@@ -59,7 +59,9 @@ def run_command(bundle: Path, device: str | None, out: Path, build: Path | None,
     ]
     if device is None:
         _check_bundle(bundle)
-        done = subprocess.run([sys.executable, str(bundle), "--out", str(out), *harness_args])
+        # this edgec's harness, not the bundle's own code: on the host a bundle is data, never a program
+        harness = [sys.executable, "-m", "edgec.runtimes.harness", str(bundle)]
+        done = subprocess.run([*harness, "--out", str(out), *harness_args])
         if done.returncode not in (0, 1):
             raise InputError(f"{bundle}: the harness could not run it (exit {done.returncode}); see above")
         code, label = done.returncode, "this machine"

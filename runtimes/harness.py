@@ -19,11 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipimport
 from pathlib import Path
 from typing import Any, NoReturn
 
 from .. import __version__  # the package root holds only its version: still compiler-free
 from .bundle import Bundle, BundleError
+from .bundle_main import WORKER_FLAG
 from .device_env import dynamic_state, static_environment
 from .harness_worker import Settings
 from .jsonio import to_json
@@ -62,17 +64,26 @@ def run_harness(bundle: Bundle, settings: Settings, only: list[str] | None = Non
 
 
 def _run_worker(bundle: Bundle, name: str, settings: Settings) -> dict[str, Any]:
-    """One artifact in a child with the same interpreter and import path (a zipped bundle included)."""
+    """One artifact in a child with the same interpreter, import path and harness code: this edgec, or the
+    bundle's own when the harness runs as `python model.bundle` (then the child starts as the bundle does)."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    archive = _code_archive()
+    start = [sys.executable, "-c", WORKER] if archive is None else [sys.executable, archive, WORKER_FLAG]
     with tempfile.TemporaryDirectory(prefix="edgec-harness-") as folder:
         out = Path(folder) / "result.json"
         settings_json = json.dumps(dataclasses.asdict(settings))
-        argv = [sys.executable, "-c", WORKER, str(bundle.path), name, settings_json, str(out)]
+        argv = [*start, str(bundle.path), name, settings_json, str(out)]
         child = subprocess.run(argv, env=environment, capture_output=True, text=True)
         if out.exists():
             return json.loads(out.read_text())
     last = (child.stderr.strip().splitlines() or ["no output"])[-1]
     return {"artifact": name, "error": f"the worker process died (exit {child.returncode}): {last[:400]}"}
+
+
+def _code_archive() -> str | None:
+    """The bundle this code was imported from (bundle_main.py loads it so), or None for an installed edgec."""
+    loader = __spec__.loader if __spec__ is not None else None
+    return loader.archive if isinstance(loader, zipimport.zipimporter) else None
 
 
 def _line(run: dict[str, Any]) -> str:

@@ -1,0 +1,87 @@
+"""Issue 27, reliability round two (continued): items 6, 7, 11, 13, 14 and 15. Each test names its item and
+failed before its fix.
+
+Errors reach the user as one line through the real CLI in-process (`edgec.cli.main`), as in
+test_reliability.py; the bundle tests run `python x.bundle` and `edgec run` as a user would, since what they
+guard against is code running in those processes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from edgec import cli
+from edgec.runtimes.bundle import INDEX, Bundle, BundleError
+
+QUICK = ["--artifact", "onnx", "--runs", "1", "--warmup", "0", "--min-seconds", "0", "--max-seconds", "0.2"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; its exit code, stdout and stderr."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(list(argv))
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.out, captured.err
+
+
+def one_error_line(err: str, prefix: str = "edgec: error: ") -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(prefix), err
+    return lines[0]
+
+
+# Item 11: a bundle is data on the host and runs only its own listed code on the device. The hostile members
+# drop a marker file when imported, so "was it executed?" is a file's existence, whatever the exit code.
+def hostile_members(marker: Path) -> dict[str, bytes]:
+    code = f"import pathlib\npathlib.Path({str(marker)!r}).write_text('executed')\n".encode()
+    return {"numpy.py": code, "json/__init__.py": code}
+
+
+def with_members(bundle: Path, out: Path, extra: dict[str, bytes], list_them: bool) -> Path:
+    """A copy of `bundle` plus `extra` members; with `list_them`, bundle.json lists them with their sha256s
+    (what someone rewriting the index as well would produce)."""
+    with zipfile.ZipFile(bundle) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        index = json.loads(source.read(INDEX))
+        if list_them:
+            index["files"].update({name: hashlib.sha256(data).hexdigest() for name, data in extra.items()})
+        for info in source.infolist():
+            target.writestr(info, json.dumps(index).encode() if info.filename == INDEX else source.read(info))
+        for name, data in extra.items():
+            target.writestr(name, data)
+    return out
+
+
+def test_a_bundle_with_an_unlisted_member_is_refused_everywhere_before_it_runs(demo_bundle, tmp_path):  # item 11
+    marker = tmp_path / "executed"
+    hostile = with_members(demo_bundle, tmp_path / "hostile.bundle", hostile_members(marker), list_them=False)
+    with pytest.raises(BundleError, match=r"member 'numpy\.py' is not listed in bundle\.json"):
+        Bundle(hostile)
+    done = run_cli("run", str(hostile), "-o", str(tmp_path / "r.json"))
+    assert done.returncode == 2, done.stderr
+    assert "is not listed in bundle.json" in one_error_line(done.stderr)
+    direct = [sys.executable, str(hostile), "--out", str(tmp_path / "r.json"), *QUICK]
+    done = subprocess.run(direct, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "is not listed in bundle.json" in one_error_line(done.stderr, "harness: ")
+    assert not marker.exists() and not (tmp_path / "r.json").exists()
+    from edgec.runtimes.bundle_main import unlisted
+
+    assert unlisted(["a", INDEX, "a"], {"a": "0"}) == "member 'a' appears twice"  # zipfile and zipimport differ
+
+
+def test_a_bundle_never_shadows_a_module_even_one_its_index_lists(demo_bundle, tmp_path):  # item 11
+    marker = tmp_path / "executed"
+    listed = with_members(demo_bundle, tmp_path / "listed.bundle", hostile_members(marker), list_them=True)
+    out = tmp_path / "r.json"
+    done = subprocess.run([sys.executable, str(listed), "--out", str(out), *QUICK], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists(), "a member of the bundle was imported as a module of the host"
+    assert [r["artifact"] for r in json.loads(out.read_text())["runs"]] == ["onnx"]  # the worker started too
