@@ -96,6 +96,30 @@ def _line(run: dict[str, Any]) -> str:
     return text + f", peak RSS {run['memory']['peak_rss_bytes'] / 2**20:.1f} MiB"
 
 
+def claim(out: Path) -> Path:
+    """Create the file the results are written to before their rename to `out`, before measuring: an
+    unwritable --out must cost one line now, not a traceback after minutes of runs (read as a failed run)."""
+    if out.is_dir() or not out.name:
+        raise BundleError(f"--out {out}: is a folder; give a file name such as {out / 'results.json'}")
+    partial = out.with_name(out.name + ".partial")
+    try:
+        partial.touch()
+    except OSError as exc:
+        raise BundleError(
+            f"--out {out}: cannot write there ({exc.strerror or exc}); choose a writable path for results.json"
+        ) from None
+    return partial
+
+
+def _write(results: dict[str, Any], partial: Path, out: Path) -> None:
+    """Write through `partial` and rename, so a reader never sees half a results.json."""
+    try:
+        partial.write_bytes(to_json(results))
+        partial.replace(out)
+    except OSError as exc:  # claimed, yet not written: a full disk, a folder removed meanwhile
+        raise BundleError(f"--out {out}: cannot write the results ({exc.strerror or exc})") from None
+
+
 class _OneLineParser(argparse.ArgumentParser):
     """argparse prints its usage block before an error; on a device log, as in edgec's CLI, one line says it."""
 
@@ -129,13 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         bundle.verify()
         threads = args.threads or int(bundle.index["target"]["threads"])
         settings = Settings(threads, args.runs, args.min_seconds, args.max_seconds, args.warmup)
-        results = run_harness(bundle, settings, args.artifact)
+        partial = claim(args.out)
+        try:
+            results = run_harness(bundle, settings, args.artifact)
+            _write(results, partial, args.out)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     except BundleError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2
-    partial = args.out.with_name(args.out.name + ".partial")
-    partial.write_bytes(to_json(results))
-    partial.replace(args.out)  # a reader never sees half a results.json
     failed = [run["artifact"] for run in results["runs"] if "error" in run]
     print(f"harness: wrote {args.out}" + (f"; failed: {', '.join(failed)}" if failed else ""), file=sys.stderr)
     return 1 if failed else 0

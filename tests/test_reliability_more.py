@@ -18,6 +18,7 @@ import pytest
 
 from conftest import run_cli
 from edgec import cli
+from edgec.runtimes import harness
 from edgec.runtimes.bundle import INDEX, Bundle, BundleError
 
 QUICK = ["--artifact", "onnx", "--runs", "1", "--warmup", "0", "--min-seconds", "0", "--max-seconds", "0.2"]
@@ -85,3 +86,24 @@ def test_a_bundle_never_shadows_a_module_even_one_its_index_lists(demo_bundle, t
     assert done.returncode == 0, done.stderr
     assert not marker.exists(), "a member of the bundle was imported as a module of the host"
     assert [r["artifact"] for r in json.loads(out.read_text())["runs"]] == ["onnx"]  # the worker started too
+
+
+# Item 7: an unwritable --out is refused before any artifact is measured, as a usage error (exit 2), never as
+# a failed run (exit 1) after minutes of measuring.
+def test_harness_refuses_an_unwritable_out_before_running(demo_bundle, tmp_path, capsys, monkeypatch):  # item 7
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr(harness, "run_harness", lambda *a, **k: pytest.fail("measured before checking --out"))
+    for out in (blocker / "results.json", tmp_path / "gone" / "results.json", tmp_path):
+        assert harness.main([str(demo_bundle), "--out", str(out)]) == 2
+        line = one_error_line(capsys.readouterr().err, "harness: ")
+        assert f"--out {out}: " in line and ("cannot write there" in line or "is a folder" in line)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # no .partial left behind
+
+
+def test_edgec_run_refuses_an_unwritable_output_before_running(demo_bundle, tmp_path, capsys, monkeypatch):  # item 7
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ran the harness before checking -o"))
+    code, _, err = run(capsys, "run", str(demo_bundle), "-o", str(blocker / "results.json"))
+    assert code == 2 and "cannot write there (Not a directory)" in one_error_line(err)
