@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from builds_fixtures import copy_build, harness_results
 
 from conftest import run_cli
 from edgec import cli
@@ -107,3 +108,37 @@ def test_edgec_run_refuses_an_unwritable_output_before_running(demo_bundle, tmp_
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ran the harness before checking -o"))
     code, _, err = run(capsys, "run", str(demo_bundle), "-o", str(blocker / "results.json"))
     assert code == 2 and "cannot write there (Not a directory)" in one_error_line(err)
+
+
+# Items 6 and 15: results.json comes from a device, so it is untrusted input.
+@pytest.fixture
+def build_copy(demo_build, tmp_path, project) -> Path:
+    return copy_build(demo_build.path, project / "build")
+
+
+def test_ingest_of_deeply_nested_results_is_one_line(build_copy, tmp_path, capsys):  # item 6
+    results = tmp_path / "results.json"
+    for depth in (100_000, 40):  # past the JSON decoder's recursion limit, and past what the harness writes
+        good = harness_results(json.loads((build_copy / "report.json").read_text()), 1.7e9, 0.5, 0.99)
+        text = json.dumps({**good, "environment": {**good["environment"], "x": "HERE"}})
+        results.write_text(text.replace('"HERE"', "[" * depth + "]" * depth))
+        before = (build_copy / "report.json").read_bytes()
+        code, _, err = run(capsys, "report", "ingest", str(results), "--build", str(build_copy))
+        assert code == 2, err
+        assert "nested deeper" in one_error_line(err)
+        assert (build_copy / "report.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_ingest_refuses_non_finite_figures(build_copy, tmp_path, capsys, literal):  # item 15
+    report = json.loads((build_copy / "report.json").read_text())
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(harness_results(report, 1.7e9, 0.5, 0.99)).replace("0.55", literal, 1))
+    before = (build_copy / "report.json").read_bytes()
+    code, _, err = run(capsys, "report", "ingest", str(results), "--build", str(build_copy))
+    assert code == 2, err
+    assert "results.runs[0].latency.p90_ms is " in one_error_line(err) and "not a finite number" in err
+    assert (build_copy / "report.json").read_bytes() == before  # nothing written: later reads still pass
+    fine = harness_results(report, 1.7e9, 0.5, 0.99)
+    results.write_text(json.dumps(fine))
+    assert run(capsys, "report", "ingest", str(results), "--build", str(build_copy))[0] == 0  # still ingestible
