@@ -19,6 +19,7 @@ from builds_fixtures import copy_build, harness_results
 
 from conftest import run_cli
 from edgec import cli
+from edgec.compiler import builds
 from edgec.runtimes import harness
 from edgec.runtimes.bundle import INDEX, Bundle, BundleError
 
@@ -142,3 +143,19 @@ def test_ingest_refuses_non_finite_figures(build_copy, tmp_path, capsys, literal
     fine = harness_results(report, 1.7e9, 0.5, 0.99)
     results.write_text(json.dumps(fine))
     assert run(capsys, "report", "ingest", str(results), "--build", str(build_copy))[0] == 0  # still ingestible
+
+
+# Items 13 and 14: the build registry.
+def test_a_truncated_registry_says_it_is_damaged_and_how_to_rebuild_it(build_copy, capsys):  # item 14
+    build_id = builds.register_build(build_copy)
+    registry = builds.registry_path()
+    registry.write_bytes(b"")
+    for sidecar in registry.parent.glob(registry.name + "-*"):
+        sidecar.unlink()
+    code, out, err = run(capsys, "builds", "list")
+    assert code == 2 and out == ""
+    line = one_error_line(err)
+    assert f"{registry}: the build registry is damaged" in line and "run `edgec builds reindex`" in line
+    assert registry.stat().st_size == 0  # not silently re-created empty over the evidence
+    builds.reindex()
+    assert [b.id for b in builds.list_builds()] == [build_id]
