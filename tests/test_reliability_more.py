@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -159,3 +160,23 @@ def test_a_truncated_registry_says_it_is_damaged_and_how_to_rebuild_it(build_cop
     assert registry.stat().st_size == 0  # not silently re-created empty over the evidence
     builds.reindex()
     assert [b.id for b in builds.list_builds()] == [build_id]
+
+
+def test_promote_refuses_an_altered_or_deleted_build_and_list_shows_them(demo_build, project, capsys):  # item 13
+    altered, deleted, intact = [copy_build(demo_build.path, project / name) for name in ("a", "d", "i")]
+    ids = {name: builds.register_build(folder) for name, folder in (("a", altered), ("d", deleted), ("i", intact))}
+    with (altered / "digits-cnn.int8.onnx").open("ab") as stream:
+        stream.write(b"\0")
+    shutil.rmtree(deleted)
+    code, _, err = run(capsys, "builds", "promote", ids["a"], "--target", "rpi4")
+    assert code == 2
+    assert "digits-cnn.int8.onnx is missing or does not match its manifest sha256" in one_error_line(err)
+    code, _, err = run(capsys, "builds", "promote", ids["d"], "--target", "rpi4")
+    assert code == 2 and f"its folder {deleted} is missing" in one_error_line(err)
+    assert builds.promoted("rpi4") is None and builds.history("rpi4") == []
+    code, out, _ = run(capsys, "builds", "list")
+    assert code == 0
+    states = {line.split()[0]: line.split()[6] for line in out.splitlines()[1:]}
+    assert states == {ids["a"]: "altered", ids["d"]: "missing", ids["i"]: "ok"}
+    assert run(capsys, "builds", "promote", ids["i"], "--target", "rpi4")[0] == 0
+    assert builds.promoted("rpi4").id == ids["i"]
