@@ -22,13 +22,16 @@ def builds_command() -> None:
 @builds_command.command("list")
 @click.option("--target", "-t", help="Only the builds of this target.")
 def builds_list(target: str | None) -> None:
-    """List registered builds, oldest first; * marks the promoted build of each target."""
-    from .compiler.builds import list_builds, promoted, status
+    """List registered builds, oldest first; * marks the promoted build of each target. The folder column says
+    whether each folder still holds its build: ok, altered (a file no longer matches the manifest), replaced or
+    missing."""
+    from .compiler.builds import list_builds, promoted
+    from .compiler.builds.integrity import condition
     from .compiler.builds.render import build_list
 
     records = list_builds(target)
     current = {t: promoted(t) for t in {r.target for r in records}}
-    rows = [(r, status(r), (p := current[r.target]) is not None and p.id == r.id) for r in records]
+    rows = [(r, condition(r), (p := current[r.target]) is not None and p.id == r.id) for r in records]
     click.echo(build_list(rows))
 
 
@@ -39,7 +42,8 @@ def builds_list(target: str | None) -> None:
 @click.option("--drift-accuracy", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Top-1 points.")
 def builds_show(build: str, plot: Path | None, drift_latency: float, drift_accuracy: float) -> None:
     """Show BUILD (an id, id prefix or build folder): host metrics, device runs over time, drift between runs."""
-    from .compiler.builds import get_build, promoted, status
+    from .compiler.builds import get_build, promoted
+    from .compiler.builds.integrity import condition
     from .compiler.builds.render import build_show
     from .compiler.builds.trend import drifts, trend
 
@@ -47,7 +51,7 @@ def builds_show(build: str, plot: Path | None, drift_latency: float, drift_accur
     series = trend(record.target)
     flagged = drifts(series, drift_latency, drift_accuracy)
     current = promoted(record.target)
-    click.echo(build_show(record, status(record), current is not None and current.id == record.id, flagged))
+    click.echo(build_show(record, condition(record), current is not None and current.id == record.id, flagged))
     if plot is not None:
         from .compiler.builds.trend_plot import trend_png
 

@@ -60,6 +60,7 @@ def run_command(bundle: Path, device: str | None, out: Path, build: Path | None,
     harness_args = [
         item for key, flag in flags.items() if options[key] is not None for item in (flag, str(options[key]))
     ]
+    _check_writable(out)
     if device is not None and device.startswith("emulated:"):
         from .compiler.emulator.device import emulated_core, run_bundle
 
@@ -68,7 +69,9 @@ def run_command(bundle: Path, device: str | None, out: Path, build: Path | None,
         code, label = run_bundle(device, bundle, harness_args + quick, out), f"emulated {emulated_core(device)}"
     elif device is None:
         _check_bundle(bundle)
-        done = subprocess.run([sys.executable, str(bundle), "--out", str(out), *harness_args])
+        # this edgec's harness, not the bundle's own code: on the host a bundle is data, never a program
+        harness = [sys.executable, "-m", "edgec.runtimes.harness", str(bundle)]
+        done = subprocess.run([*harness, "--out", str(out), *harness_args])
         if done.returncode not in (0, 1):
             raise InputError(f"{bundle}: the harness could not run it (exit {done.returncode}); see above")
         code, label = done.returncode, "this machine"
@@ -112,6 +115,19 @@ def html_command(build: Path) -> None:
 
     rewrite_views(build, load_report(build))
     click.echo(f"wrote {build / 'report.html'} and {build / 'report.md'}")
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse an unwritable -o before the run, not after it (a traceback once the device's minutes are spent)."""
+    import tempfile
+
+    if out.is_dir() or not out.name:
+        raise InputError(f"-o {out}: is a folder; give a file name such as {out / 'results.json'}")
+    try:
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}."):
+            pass
+    except OSError as exc:
+        raise InputError(f"-o {out}: cannot write there ({exc.strerror or exc}); choose a writable path") from None
 
 
 def _check_bundle(bundle: Path) -> None:

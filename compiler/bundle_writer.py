@@ -39,8 +39,7 @@ from .report_diff import load_report
 DEFAULT_SAMPLES = 256
 MAX_INPUT_BYTES = 64 << 20  # a bounded subset: the device holds it in memory next to the model
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
-# `python model.bundle ARGS`: the archive being run is the bundle to measure
-MAIN = "import sys\n\nfrom edgec.runtimes.harness import main\n\nsys.exit(main([sys.argv[0], *sys.argv[1:]]))\n"
+MAIN_SOURCE = "bundle_main.py"  # `python model.bundle ARGS` runs this as the archive's __main__.py (see there why)
 
 
 @dataclass
@@ -190,9 +189,13 @@ def _requirements(report: dict[str, Any], runtimes: list[str]) -> list[str]:
 
 
 def _harness_code() -> dict[str, bytes]:
-    """The device side's own sources, so the bundle runs as `python model.bundle` (a zipapp)."""
+    """The device side's own sources, so the bundle runs as `python model.bundle` (a zipapp). Nothing else goes
+    to the archive's root: `python model.bundle` puts the archive on sys.path, where a member would be a module."""
     package_root = Path(runtimes_package.__file__).parent
-    code = {"__main__.py": MAIN.encode(), "edgec/__init__.py": (package_root.parent / "__init__.py").read_bytes()}
+    code = {
+        "__main__.py": (package_root / MAIN_SOURCE).read_bytes(),
+        "edgec/__init__.py": (package_root.parent / "__init__.py").read_bytes(),
+    }
     for source in sorted(package_root.glob("*.py")):
         code[f"edgec/runtimes/{source.name}"] = source.read_bytes()
     return code

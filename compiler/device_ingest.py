@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..runtimes.jsonio import to_json
 from .builds.hook import register_quietly
-from .errors import InputError
+from .errors import InputError, clip
 from .output import MANIFEST, write_build
 from .report import SCHEMA_VERSION, manifest_files
 from .report_diff import load_report
@@ -32,6 +33,7 @@ from .report_schema import check_report
 from .validation.gate import GateCheck
 
 RESULTS_FORMAT = 1
+MAX_DEPTH = 32  # the harness writes 5 levels; report.json's readers (schema, renderers) recurse
 
 
 @dataclass
@@ -169,12 +171,39 @@ def _read_results(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: no such file; run the harness first (edgec run, or python model.bundle)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: not readable JSON ({exc}); give the harness's results.json") from None
+    except RecursionError:  # device output is untrusted: `[[[[...` is valid JSON that no decoder can nest
+        raise InputError(
+            f"{path}: nested deeper than any harness results (JSON arrays or objects thousands deep); "
+            "give the harness's results.json"
+        ) from None
+    problem = _untrusted_shape(results)
+    if problem is not None:
+        raise InputError(f"{path}: {problem}; re-run the harness (or give its unedited results.json)")
     if not isinstance(results, dict) or results.get("results_format") != RESULTS_FORMAT:
         raise InputError(f"{path}: not harness results of format {RESULTS_FORMAT} (results_format is missing or other)")
     missing = [k for k in ("bundle", "environment", "runs", "settings", "started_unix") if k not in results]
     if missing:
         raise InputError(f"{path}: harness results without {', '.join(missing)}; re-run the harness")
     return results
+
+
+def _untrusted_shape(results: Any) -> str | None:
+    """What makes parsed results unfit for report.json, found without recursion (depth is the attacker's): a
+    nesting deeper than the harness writes, or a NaN or infinite figure (JSON's NaN/Infinity literals, or 1e400).
+    Written into report.json, such a figure becomes the string "nan", which then fails the report's schema on
+    every later read; the harness itself spells SQNR's legitimate infinity as the string "inf"."""
+    stack: list[tuple[str, Any, int]] = [("results", results, 0)]
+    while stack:
+        where, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"{clip(where, 80)} is nested deeper than the harness writes ({MAX_DEPTH} levels)"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{clip(where, 200)} is {value}, not a finite number"
+        if isinstance(value, dict):
+            stack += [(f"{where}.{key}", item, depth + 1) for key, item in value.items()]
+        elif isinstance(value, list):
+            stack += [(f"{where}[{i}]", item, depth + 1) for i, item in enumerate(value)]
+    return None
 
 
 def _build_beside(results_path: Path) -> Path:

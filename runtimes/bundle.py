@@ -11,7 +11,10 @@ Members are read into memory, never extracted, and each is checked against its r
 cannot write outside where it is read, and a corrupted copy is refused by name. A bundle may come from
 anywhere, so the zip's directory is judged before any member is inflated: a member name that would escape a
 folder if extracted (zip-slip), a member or a total over the size limits, too many members, a compression
-ratio only a zip bomb reaches, or a compression method edgec does not write refuses the bundle as a whole.
+ratio only a zip bomb reaches, or a compression method edgec does not write refuses the bundle as a whole. So
+does a member bundle.json does not list, or a name that appears twice: run as `python x.bundle`, the archive is
+on sys.path, and an extra `numpy.py` would be imported as numpy (bundle_main.py, the archive's __main__.py,
+refuses it too before importing anything from the archive).
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from typing import Any
 
 import numpy as np
 
+from .bundle_main import INDEX, unlisted
 from .layout import IoLayout
 from .output_kinds import KIND_NAMES, OutputKind
 
 FORMAT = 1
-INDEX = "bundle.json"
 DATA = "data/eval.npz"
 MAX_MEMBER_BYTES = 2 << 30  # ONNX (protobuf) and TFLite (flatbuffers) files cannot exceed 2 GiB anyway
 MAX_TOTAL_BYTES = 4 << 30  # all members together, as their headers declare them
@@ -111,6 +114,9 @@ class Bundle:
                 "re-bundle with the same edgec version as the harness"
             )
         self.artifacts = _artifacts(self.index, f"{path}: {INDEX}")
+        problem = unlisted(self._zip.namelist(), self.index["files"])
+        if problem is not None:  # `python x.bundle` would import an unlisted `numpy.py` at its root as numpy
+            raise BundleError(f"{path}: {problem}; refusing the whole bundle, re-bundle with `edgec bundle`")
 
     def read(self, member: str) -> bytes:
         """A member's bytes, refused if missing, damaged or not what the index recorded."""

@@ -19,11 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipimport
 from pathlib import Path
 from typing import Any, NoReturn
 
 from .. import __version__  # the package root holds only its version: still compiler-free
 from .bundle import Bundle, BundleError
+from .bundle_main import WORKER_FLAG
 from .device_env import dynamic_state, static_environment
 from .harness_worker import Settings
 from .jsonio import to_json
@@ -62,12 +64,16 @@ def run_harness(bundle: Bundle, settings: Settings, only: list[str] | None = Non
 
 
 def _run_worker(bundle: Bundle, name: str, settings: Settings) -> dict[str, Any]:
-    """One artifact in a child with the same interpreter and import path (a zipped bundle included)."""
+    """One artifact in a child with the same interpreter, import path and harness code: this edgec, or the
+    bundle's own when the harness runs as `python model.bundle` (then the child starts as the bundle does)."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    archive = _code_archive()
+    python = _interpreter()
+    start = [*python, "-c", WORKER] if archive is None else [*python, archive, WORKER_FLAG]
     with tempfile.TemporaryDirectory(prefix="edgec-harness-") as folder:
         out = Path(folder) / "result.json"
         settings_json = json.dumps(dataclasses.asdict(settings))
-        argv = [*_interpreter(), "-c", WORKER, str(bundle.path), name, settings_json, str(out)]
+        argv = [*start, str(bundle.path), name, settings_json, str(out)]
         child = subprocess.run(argv, env=environment, capture_output=True, text=True)
         if out.exists():
             return json.loads(out.read_text())
@@ -82,6 +88,12 @@ def _interpreter() -> list[str]:
     return [str(part) for part in json.loads(given)] if given else [sys.executable]
 
 
+def _code_archive() -> str | None:
+    """The bundle this code was imported from (bundle_main.py loads it so), or None for an installed edgec."""
+    loader = __spec__.loader if __spec__ is not None else None
+    return loader.archive if isinstance(loader, zipimport.zipimporter) else None
+
+
 def _line(run: dict[str, Any]) -> str:
     if "error" in run:
         return "FAILED: " + run["error"]
@@ -90,6 +102,30 @@ def _line(run: dict[str, Any]) -> str:
     if "accuracy" in accuracy:
         text += f", accuracy {accuracy['accuracy']:.4f} on {accuracy['samples']}"
     return text + f", peak RSS {run['memory']['peak_rss_bytes'] / 2**20:.1f} MiB"
+
+
+def claim(out: Path) -> Path:
+    """Create the file the results are written to before their rename to `out`, before measuring: an
+    unwritable --out must cost one line now, not a traceback after minutes of runs (read as a failed run)."""
+    if out.is_dir() or not out.name:
+        raise BundleError(f"--out {out}: is a folder; give a file name such as {out / 'results.json'}")
+    partial = out.with_name(out.name + ".partial")
+    try:
+        partial.touch()
+    except OSError as exc:
+        raise BundleError(
+            f"--out {out}: cannot write there ({exc.strerror or exc}); choose a writable path for results.json"
+        ) from None
+    return partial
+
+
+def _write(results: dict[str, Any], partial: Path, out: Path) -> None:
+    """Write through `partial` and rename, so a reader never sees half a results.json."""
+    try:
+        partial.write_bytes(to_json(results))
+        partial.replace(out)
+    except OSError as exc:  # claimed, yet not written: a full disk, a folder removed meanwhile
+        raise BundleError(f"--out {out}: cannot write the results ({exc.strerror or exc})") from None
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -125,13 +161,16 @@ def main(argv: list[str] | None = None) -> int:
         bundle.verify()
         threads = args.threads or int(bundle.index["target"]["threads"])
         settings = Settings(threads, args.runs, args.min_seconds, args.max_seconds, args.warmup)
-        results = run_harness(bundle, settings, args.artifact)
+        partial = claim(args.out)
+        try:
+            results = run_harness(bundle, settings, args.artifact)
+            _write(results, partial, args.out)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
     except BundleError as exc:
         print(f"harness: {exc}", file=sys.stderr)
         return 2
-    partial = args.out.with_name(args.out.name + ".partial")
-    partial.write_bytes(to_json(results))
-    partial.replace(args.out)  # a reader never sees half a results.json
     failed = [run["artifact"] for run in results["runs"] if "error" in run]
     print(f"harness: wrote {args.out}" + (f"; failed: {', '.join(failed)}" if failed else ""), file=sys.stderr)
     return 1 if failed else 0

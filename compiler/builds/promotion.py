@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from . import journal
+from .integrity import check_intact
 from .record import BuildRecord
 from .registry import get_build, live_folder, resolve, status
 from .store import opened, registry_path, transaction
@@ -29,7 +30,8 @@ class Rollback:
 
 
 def promote(build: str | Path, target: str, registry: Path | None = None) -> BuildRecord:
-    """Make `build` the promoted build of `target`; refuses a build of another target or a failed one."""
+    """Make `build` the promoted build of `target`; refuses a build of another target, a failed one, and one whose
+    folder is gone or no longer matches its manifest (integrity.py)."""
     registry = registry or registry_path()
     with opened(registry) as connection, transaction(connection):
         build_id = resolve(connection, build)
@@ -40,6 +42,7 @@ def promote(build: str | Path, target: str, registry: Path | None = None) -> Bui
             raise InputError(f"build {build_id} was compiled for {found_target}, not {target}; promote it there")
         if verdict != "pass":
             raise InputError(f"build {build_id} failed its gate; only a passing build can be promoted")
+        check_intact(get_build(build_id, registry), "promote")  # the files that passed, not edited copies
         if _stack(connection, target)[-1:] != [build_id]:
             _log(connection, registry, target, build_id, "promote")
     return get_build(build_id, registry)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InputError
+from . import journal
 
 FOLDER = ".edgec"
 FILE = "registry.sqlite3"
@@ -84,6 +85,7 @@ def opened(path: Path | None = None) -> Iterator[sqlite3.Connection]:
     except OSError as exc:
         raise InputError(f"{path.parent}: cannot create the build registry folder ({exc.strerror or exc})") from None
     try:
+        _check_not_emptied(path)
         connection = _connect(path)
     except sqlite3.DatabaseError as exc:
         raise explain(path, exc) from None
@@ -134,6 +136,18 @@ def explain(path: Path, exc: sqlite3.DatabaseError) -> InputError:
         f"{path}: the build registry is damaged ({text}); run `edgec builds reindex` to rebuild it from the "
         "build folders (the damaged file is kept beside it)"
     )
+
+
+def _check_not_emptied(path: Path) -> None:
+    """A registry file of 0 bytes whose journal records registrations was truncated (SQLite would open it as a
+    new, empty database and every command would say "no builds registered yet"). A 0-byte file without a
+    journal is a registry a concurrent first compile is creating this instant: left alone."""
+    try:
+        empty = path.stat().st_size == 0
+    except FileNotFoundError:
+        return
+    if empty and journal.events(path):
+        raise sqlite3.DatabaseError("the file is empty (0 bytes) although its journal records registered builds")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
