@@ -39,8 +39,10 @@ def unlisted(names: list[str], files: dict[str, object]) -> str | None:
 def main() -> int:
     import os
 
-    archive = os.path.realpath(sys.argv[0])
-    sys.path[:] = [entry for entry in sys.path if os.path.realpath(entry or ".") != archive]  # before any import
+    # abspath, not realpath: under qemu-user with a sysroot (edgec run --device emulated:...) resolving the
+    # sysroot's symlinks gives guest paths that do not exist
+    archive = os.path.abspath(sys.argv[0])
+    sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != archive]  # before any import
     problem = _problem(archive)
     if problem is not None:
         refusal = f"harness: {sys.argv[0]}: {problem}; refusing the whole bundle, re-bundle with `edgec bundle`"
