@@ -124,6 +124,10 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
     "--min-agreement", type=Budget(upper=1), help="Allowed minimum top-1 agreement without labels [profile's]."
 )
 @click.option(
+    "--metric", help="package.module:function(float_outputs, outputs, labels) -> number: the gate's primary metric."
+)
+@click.option("--metric-min", type=float, help="The floor --metric's value must reach (higher is better).")
+@click.option(
     "--input",
     "constants",
     multiple=True,

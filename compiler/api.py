@@ -46,6 +46,7 @@ from .validation import gate
 from .validation.evaluate import run_model, settle_output_kind
 from .validation.latency import host_latency
 from .validation.trace import Tracer
+from .validation.user_metric import UserMetric
 
 BASELINE_FILE = "baseline.float32.onnx"
 GATE_ON = ("point", "bound")  # the drop's measured value, or the upper end of its bootstrap interval
@@ -114,7 +115,10 @@ def compile(options: CompileOptions) -> BuildResult:
     threads = threads_for(profile)
     label = f"float baseline of {info.location}"  # named: when it does not run, the error says which model
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, label)
-    settle_output_kind(reference, evaluation, options.output_kind)
+    metric = UserMetric(options.metric) if options.metric else None
+    if metric is not None:
+        metric.check()
+    settle_output_kind(reference, evaluation, options.output_kind, metric)
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress, cache.scratch() if cache else None, training)
     pruning = None
@@ -195,6 +199,7 @@ def compile(options: CompileOptions) -> BuildResult:
             "on": options.gate_on,
             "min_agreement": checked.budget.min_agreement,
             "min_sqnr_db": checked.budget.min_sqnr_db,
+            "min_user_metric": checked.budget.min_user_metric,
             "min_cross_format_agreement": profile.budgets.min_cross_format_agreement,
             "checks": [dataclasses.asdict(c) for c in checked.checks],
             "passed": all(c.passed for c in checked.checks),

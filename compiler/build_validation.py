@@ -125,6 +125,7 @@ def budget(profile: TargetProfile, options: CompileOptions) -> gate.DriftBudget:
         budgets.max_accuracy_drop if options.max_drop is None else options.max_drop,
         budgets.min_agreement if options.min_agreement is None else options.min_agreement,
         budgets.min_sqnr_db if options.min_sqnr_db is None else options.min_sqnr_db,
+        options.metric_min,
     )
 
 

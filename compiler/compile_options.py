@@ -41,6 +41,8 @@ class CompileOptions:
     states: tuple[tuple[str, str], ...] = ()
     # inputs frozen to a value in every artifact, (name, value) (constant_inputs.py), e.g. a sample rate
     constants: tuple[tuple[str, str], ...] = ()
+    metric: str | None = None  # package.module:function, the gate's primary metric (validation/user_metric.py)
+    metric_min: float | None = None  # its floor; required with `metric`
     cache_dir: str | Path | None = None  # a folder, or an fsspec URL (cache_store.py)
     use_cache: bool = True
     holdout: float = 0.2
@@ -66,6 +68,10 @@ class CompileOptions:
     def __post_init__(self) -> None:
         """Budgets are finite and >= 0 (agreement a fraction in [0, 1]): NaN or infinity would be written into a
         report that fails its own schema, and a negative budget gives a gate no build can pass."""
+        if (self.metric is None) != (self.metric_min is None):
+            raise ConfigError("--metric and --metric-min go together: the function, and the floor its value must reach")
+        if self.metric_min is not None and not math.isfinite(self.metric_min):
+            raise ConfigError(f"metric-min {self.metric_min!r}: must be a finite number")
         if self.output_kind is not None and self.output_kind not in KIND_NAMES:
             raise ConfigError(f"output-kind {self.output_kind!r}: use one of {', '.join(KIND_NAMES)}")
         budgets = (

@@ -52,7 +52,7 @@ class PruneSearch:
     pass_name: str
     option: str
     measured_on: str
-    budget: dict[str, float]
+    budget: dict[str, float | None]
     chosen: float | None = None
     stopped_by: str = "grid"
     curve: list[CurvePoint] = field(default_factory=list)

@@ -25,7 +25,7 @@ def plot_curve(found: PruneSearch) -> bytes:
         drift_axis.set_ylabel("accuracy drop vs float (points)")
     elif all(p.agreement is not None for p in points):
         drift_axis.plot(amounts, [100 * (p.agreement or 0.0) for p in points], "o-", label="agreement (%)")
-        drift_axis.axhline(100 * found.budget["min_agreement"], color="red", linestyle="--", label="budget")
+        drift_axis.axhline(100 * (found.budget["min_agreement"] or 0.0), color="red", linestyle="--", label="budget")
         drift_axis.set_ylabel("agreement with float (%)")
     else:  # a regression output: no decisions to agree on
         drift_axis.plot(amounts, [p.sqnr_db for p in points], "o-", label="output SQNR (dB)")

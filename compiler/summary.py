@@ -51,6 +51,8 @@ def summarize(report: dict[str, Any], path: Path) -> str:
         sqnr, agreement = ev["drift"]["sqnr_db"], ev["drift"]["agreement"]
         accuracy_text = f"{verification_text(art)}, {_kind_text(ev)}" + accuracy_text
         agreement_text = "" if agreement is None else f"agreement {100 * agreement:.2f}%, "
+        if ev.get("user_metric"):  # --metric: the user's own number, the gate's primary one
+            agreement_text = f"{ev['user_metric']['name']} {ev['user_metric']['value']:.4g}, " + agreement_text
         if ev["drift"].get("char_accuracy") is not None:  # a CTC line: how much of each line survives
             agreement_text += f"char accuracy {100 * ev['drift']['char_accuracy']:.2f}%, "
         origin = ", ".join(filter(None, [kernels_text(ev), host_kernels_text(ev)]))

@@ -386,3 +386,12 @@ class DigitEmbedder(nn.Module):
 
 def make_digit_embedder() -> nn.Module:
     return DigitEmbedder().eval()
+
+
+def speech_f1(float_outputs: np.ndarray, outputs: np.ndarray, labels: np.ndarray | None) -> float:
+    """A user metric (`--metric edgec_test_models:speech_f1`): F1 of the artifact's speech decisions at 0.5
+    against the labels, or against the float model's decisions without labels."""
+    truth = (float_outputs.reshape(-1) > 0.5) if labels is None else labels.reshape(-1).astype(bool)
+    said = outputs.reshape(-1) > 0.5
+    hits = float(np.sum(said & truth))
+    return 2 * hits / max(float(np.sum(said) + np.sum(truth)), 1.0)

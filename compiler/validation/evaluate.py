@@ -17,6 +17,7 @@ from ..errors import InputError, ToolchainError, clip
 from ..progress import Progress
 from ..quiet import captured_native_output
 from .statistics import drift_statistics
+from .user_metric import UserMetric
 
 
 @dataclass
@@ -28,8 +29,9 @@ class RunResult:
     version: str
     threads: int
     # the float baseline's only: what its output means (declared, else inferred from these outputs); every
-    # artifact compared with it is judged by this kind
+    # artifact compared with it is judged by this kind, and by the user's metric when there is one
     kind: OutputKind | None = None
+    metric: UserMetric | None = None
 
     def output_kind(self) -> OutputKind:
         return self.kind or infer_kind(self.outputs)
@@ -56,6 +58,8 @@ class Evaluation:
     host_kernels: dict[str, Any] | None = None
     # what the output means and so how agreement and accuracy were decided (output_kinds.py)
     output_kind: dict[str, Any] = field(default_factory=lambda: {"name": "classes"})
+    # --metric: {"name": function name, "value": its number for this artifact} (user_metric.py)
+    user_metric: dict[str, Any] | None = None
 
     @property
     def sqnr_db(self) -> float:
@@ -96,11 +100,14 @@ def judged_output(states: tuple[tuple[int, str], ...]) -> int:
     return next(index for index in range(len(fed_back) + 1) if index not in fed_back)
 
 
-def settle_output_kind(reference: RunResult, data: Dataset, declared: str | None) -> None:
+def settle_output_kind(
+    reference: RunResult, data: Dataset, declared: str | None, metric: UserMetric | None = None
+) -> None:
     """Decide what the float baseline's output means (declared, else inferred from its outputs) before any
     artifact is judged, and refuse labels that cannot be its ground truth: labels no class can match made both
     accuracies 0% and a PASS that measured nothing."""
     reference.kind = infer_kind(reference.outputs, declared)
+    reference.metric = metric
     if data.labels is not None and (problem := reference.kind.label_problem(data.labels, reference.outputs)):
         kind = reference.kind.describe()
         raise InputError(f"{data.source}: labels do not fit the model's {kind} output: {problem}")
@@ -137,4 +144,12 @@ def compare(
         metrics.drift(baseline.outputs, artifact.outputs, kind),
         drift_statistics(baseline.outputs, artifact.outputs, labels, kind) if statistics else None,
         output_kind=kind.to_dict(),
+        user_metric=_user_metric(baseline, artifact, labels),
     )
+
+
+def _user_metric(baseline: RunResult, artifact: RunResult, labels: np.ndarray | None) -> dict[str, Any] | None:
+    if baseline.metric is None:
+        return None
+    value = baseline.metric.value(baseline.outputs, artifact.outputs, labels)
+    return {"name": baseline.metric.name, "spec": baseline.metric.spec, "value": value}

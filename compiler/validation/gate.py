@@ -23,12 +23,14 @@ class DriftBudget:
     max_drop: float  # accuracy points, with labels
     min_agreement: float  # without labels
     min_sqnr_db: float = float("-inf")
+    min_user_metric: float | None = None  # --metric-min: the user's metric replaces accuracy/agreement
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | None]:
         return {
             "max_accuracy_drop_points": self.max_drop,
             "min_agreement": self.min_agreement,
             "min_sqnr_db": self.min_sqnr_db,
+            "min_user_metric": self.min_user_metric,
         }
 
 
@@ -64,7 +66,10 @@ def check(
     stricter, and a build passes only when the data show its drop is within budget, not merely measured so."""
     checks = []
     for ev in evaluations:
-        if ev.accuracy_drop_points is not None:
+        if ev.user_metric is not None and budget.min_user_metric is not None:
+            value, floor = ev.user_metric["value"], budget.min_user_metric
+            checks.append(GateCheck(ev.artifact, f"metric:{ev.user_metric['name']}", value, floor, value >= floor))
+        elif ev.accuracy_drop_points is not None:
             bound = (ev.statistics or {}).get("drop_interval_points") if on_bound else None
             metric, value = (
                 ("accuracy_drop_upper_bound_points", bound[1])
