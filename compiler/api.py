@@ -30,6 +30,7 @@ from .engine import PassRecord, check_chain, run_passes
 from .errors import ConfigError
 from .frontends import SourceRequest, kind_of, load_source
 from .kinds import Model, OnnxModel, TorchModel
+from .macs import total_macs
 from .output import MANIFEST, check_destination, write_build
 from .partial_build import build_each
 from .passes.base import Context
@@ -132,12 +133,13 @@ def compile(options: CompileOptions) -> BuildResult:
     built, not_built = build_each(plans, starts, ctx, cache, kept, info.name)
     constraints, costs = check_artifacts(profile, info.name, built)
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
-    checked = validate(profile, options, reference, built, evaluation, progress)
+    macs = total_macs(baseline) or 0  # per sample: what bounds an emulated run's sample count
+    checked = validate(profile, options, reference, built, evaluation, progress, macs)
     searches: dict[str, Any] = {}
     if options.search and not all(c.passed for c in checked.checks):
         built, searches = search_failures(profile, options, model, baseline, built, ctx, cache, evaluation, checked)
         constraints, costs = check_artifacts(profile, info.name, built)
-        checked = validate(profile, options, reference, built, evaluation, progress)
+        checked = validate(profile, options, reference, built, evaluation, progress, macs)
     checked.checks += latency_checks(costs) + [failure.check() for failure in not_built]
     # 6. Record: artifacts, report and manifest, written atomically.
     tracer = Tracer(ctx, cache, checked.reference, evaluation, threads)

@@ -19,7 +19,7 @@ from .progress import Progress
 from .search import Judge, search, unsearchable
 from .validation import gate
 from .validation.evaluate import Evaluation, RunResult, compare, cross_format, run_model
-from .validation.kernels import final_route, host_kernel_row, run_route
+from .validation.kernels import emulated_samples, final_route, host_kernel_row, run_route
 
 if TYPE_CHECKING:
     from ..targets.profile import TargetProfile
@@ -44,17 +44,21 @@ def validate(
     built: Built,
     evaluation: Dataset,
     progress: Progress,
+    macs_per_sample: int = 0,
 ) -> Validation:
     """Run each artifact through the runner the device uses, compare it with the baseline's outputs, and apply
-    the gate."""
+    the gate. An emulated run covers the first samples its time budget allows (`macs_per_sample`: the float
+    baseline's); the host's own run beside it covers them all."""
     threads = threads_for(profile)
     runs, evaluations = {}, []
     for plan, artifact, _ in built:
         name, layout = plan.artifact.name, getattr(artifact, "layout", None)
         route = final_route(profile, plan.artifact.runtime, plan.precision, options.emulate)
-        runs[name] = run_route(route, artifact.artifact_bytes(), evaluation, threads, progress, name, layout)
-        found = compare(name, reference, runs[name], evaluation.labels, statistics=True)
-        found.kernels = route.to_dict()
+        count = emulated_samples(macs_per_sample, len(evaluation)) if route.source == "emulated" else len(evaluation)
+        data = evaluation if count == len(evaluation) else evaluation.subset(slice(0, count), evaluation.source)
+        runs[name] = run_route(route, artifact.artifact_bytes(), data, threads, progress, name, layout)
+        found = compare(name, reference.first(count), runs[name], data.labels, statistics=True)
+        found.kernels = {**route.to_dict(), "samples": count if count < len(evaluation) else None}
         if route.source != "host":
             here = run_model(
                 plan.artifact.runtime, artifact.artifact_bytes(), evaluation, threads, progress, name, layout

@@ -26,6 +26,8 @@ def kernels_text(evaluation: dict[str, Any]) -> str:
     where = SOURCES.get(kernels["source"], kernels["source"])
     if kernels["source"] == "emulated":
         where = f"{kernels['runtime']} on an emulated {kernels['core']}"
+        if kernels.get("samples"):  # bounded by the emulation time budget (validation/kernels.py)
+            where += f" (first {kernels['samples']} samples: emulation time budget)"
     elif kernels["source"] == "host":
         where = f"this host ({kernels['host_isa']})"
     return f"numbers from {where}"

@@ -184,3 +184,31 @@ def test_a_bundle_runs_on_the_emulated_core_and_lands_in_the_report(demo_bundle,
     assert device_run["label"] == "emulated cortex-a72" and device_run["passed"]
     assert not [c for c in device_run["checks"] if c["metric"] == "device_p90_ms"]  # qemu's timings are not gated
     assert "timings are qemu's and not gated" in done.stdout
+
+
+def test_an_emulated_run_gets_the_samples_its_budget_allows():
+    from edgec.compiler.validation.kernels import EMULATED_MACS_BUDGET, EMULATED_MIN_SAMPLES, emulated_samples
+
+    assert emulated_samples(2_400_000, 360) == 360  # the demo: all of them, about a minute at most
+    assert emulated_samples(int(1.5e9), 200) == EMULATED_MIN_SAMPLES  # a 1.5 GMAC recognizer: the floor
+    assert emulated_samples(int(EMULATED_MACS_BUDGET // 50), 200) == 50
+    assert emulated_samples(0, 200) == 200  # MACs unknown: no bound
+
+
+@needs_emulator
+@pytest.mark.slow
+def test_a_bounded_emulated_run_says_so_and_the_host_covers_every_sample(tmp_path, session_cache, monkeypatch):
+    from edgec.compiler.api import CompileOptions, compile
+    from edgec.compiler.summary import summarize
+    from edgec.compiler.validation import kernels
+
+    monkeypatch.setattr(kernels, "EMULATED_MACS_BUDGET", 2_400_000 * 40)  # as if the demo were 9x larger
+    result = compile(
+        CompileOptions(target="rpi4", output=tmp_path / "b", progress=False, cache_dir=session_cache, emulate=True)
+    )
+    for artifact in result.report["artifacts"]:
+        evaluation = artifact["evaluation"]
+        assert 16 <= evaluation["samples"] < 360 and evaluation["kernels"]["samples"] == evaluation["samples"]
+        assert evaluation["host_kernels"] is not None  # the host's numbers, on all 360
+    assert "emulation time budget" in summarize(result.report, result.path)
+    assert result.report["cross_format"][0]["agreement"] is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ class RunResult:
 
     def output_kind(self) -> OutputKind:
         return self.kind or infer_kind(self.outputs)
+
+    def first(self, count: int) -> RunResult:
+        """The same run over its first `count` samples (an emulated run's bounded evaluation is compared so)."""
+        return dataclasses.replace(self, outputs=self.outputs[:count])
 
 
 @dataclass
@@ -117,7 +122,8 @@ def cross_format(a: tuple[str, RunResult], b: tuple[str, RunResult], kind: Outpu
     """Two artifacts of one model in two formats/runtimes against each other (ONNX-int8 vs TFLite-int8), their
     decisions taken as the float baseline's `kind` says."""
     (name_a, run_a), (name_b, run_b) = a, b
-    return {"pair": [name_a, name_b], **metrics.drift(run_a.outputs, run_b.outputs, kind)}
+    shared = min(len(run_a.outputs), len(run_b.outputs))  # an emulated run may cover only the first samples
+    return {"pair": [name_a, name_b], **metrics.drift(run_a.outputs[:shared], run_b.outputs[:shared], kind)}
 
 
 def compare(
