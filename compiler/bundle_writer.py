@@ -28,13 +28,14 @@ from ..runtimes import RUNTIME_PACKAGES, open_runner
 from ..runtimes.bundle import DATA, FORMAT, INDEX, artifact_member
 from ..runtimes.jsonio import to_json
 from ..runtimes.layout import IoLayout
-from ..runtimes.runner import run_batched
+from ..runtimes.runner import judged_output, run_batched, run_streaming
 from .data import Dataset, check_dataset, load_dataset
 from .errors import InputError
 from .kinds import OnnxModel
 from .output import MANIFEST
 from .quiet import captured_native_output
 from .report_diff import load_report
+from .streaming import streamed
 
 DEFAULT_SAMPLES = 256
 MAX_INPUT_BYTES = 64 << 20  # a bounded subset: the device holds it in memory next to the model
@@ -96,8 +97,13 @@ def _verified_files(build: Path) -> dict[str, bytes]:
 
 
 def _evaluation(report: dict[str, Any], baseline: OnnxModel, eval_path: Path | None) -> Dataset:
+    """The evaluation data; a streamed build's is streamed again, so the device runs the sequence as the build
+    judged it (the state inputs' rows come from the float model, the first is the initial state)."""
+    states = tuple((int(i), str(n)) for i, n in report["data"]["evaluation"].get("streamed_states") or [])
     if eval_path is not None:
-        return load_dataset(eval_path, baseline.inputs, "eval")
+        fed_back = {name for _, name in states}
+        loaded = load_dataset(eval_path, [s for s in baseline.inputs if s.name not in fed_back], "eval")
+        return streamed(loaded, baseline, states, 1) if states else loaded
     if report["source"]["kind"] != "demo":
         raise InputError("the bundle needs evaluation data: pass --eval data.npz (inputs, and labels if any)")
     from .frontends.demo import demo_split
@@ -119,16 +125,26 @@ def _reference_outputs(
     if subset.labels is not None:
         arrays["labels"] = subset.labels
     with captured_native_output():
-        arrays["float_outputs"] = _first_output("onnxruntime", baseline.to_bytes(), inputs, None)
+        arrays["float_outputs"] = _judged("onnxruntime", baseline.to_bytes(), inputs, None, subset.states)
         for artifact in report["artifacts"]:
             layout = IoLayout.from_dict(artifact["io_layout"]) if artifact.get("io_layout") else None
-            outputs = _first_output(artifact["runtime"], files[artifact["file"]], inputs, layout)
+            outputs = _judged(artifact["runtime"], files[artifact["file"]], inputs, layout, subset.states)
             arrays[f"host:{artifact['name']}"] = outputs
     return arrays
 
 
-def _first_output(runtime: str, model: bytes, inputs: dict[str, np.ndarray], layout: IoLayout | None) -> np.ndarray:
-    (first, *_) = run_batched(open_runner(runtime, model), inputs, layout=layout)
+def _judged(
+    runtime: str,
+    model: bytes,
+    inputs: dict[str, np.ndarray],
+    layout: IoLayout | None,
+    states: tuple[tuple[int, str], ...],
+) -> np.ndarray:
+    """The judged output over `inputs`: streamed on the model's own states when the build was."""
+    runner = open_runner(runtime, model)
+    if states:
+        return run_streaming(runner, inputs, states, layout=layout)[judged_output(states)]
+    (first, *_) = run_batched(runner, inputs, layout=layout)
     return first if layout is None else layout.first_output_as_baseline(first)
 
 
@@ -152,6 +168,7 @@ def _index(report: dict[str, Any], subset: Dataset, same: bool, members: dict[st
             "sha256": subset.sha256,
             "same_as_build_evaluation": same,
             "inputs": list(subset.inputs),
+            "states": [list(pair) for pair in subset.states],  # the harness streams these (runner.run_streaming)
             # what the output means, declared or inferred at build time: the device judges it the same way
             "output_kind": next((a["evaluation"].get("output_kind") for a in report["artifacts"]), None),
         },

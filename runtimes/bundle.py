@@ -84,6 +84,7 @@ class EvalSubset:
     float_outputs: np.ndarray
     host_outputs: dict[str, np.ndarray]
     kind: OutputKind | None = None  # as the build judged the output (bundles before it: inferred on the device)
+    states: tuple[tuple[int, str], ...] = ()  # a streamed build's (output index, state input): run step by step
 
     def __len__(self) -> int:
         return len(self.float_outputs)
@@ -168,6 +169,7 @@ class Bundle:
             float_outputs=arrays["float_outputs"],
             host_outputs={name: arrays[key] for name, key in hosts.items()},
             kind=_output_kind(self.index["data"].get("output_kind"), where),
+            states=_states(self.index["data"].get("states"), set(inputs), where),
         )
 
     def sha256(self) -> str:
@@ -250,3 +252,16 @@ def _output_kind(recorded: Any, where: str) -> OutputKind | None:
     if not isinstance(threshold, int | float):
         raise BundleError(f"{where}: bundle.json's output_kind threshold {threshold!r} is not a number; re-bundle")
     return OutputKind(recorded["name"], float(threshold))
+
+
+def _states(recorded: Any, inputs: set[str], where: str) -> tuple[tuple[int, str], ...]:
+    """bundle.json's state pairs, checked like the rest of the index: an untrusted file names only its inputs."""
+    if not recorded:
+        return ()
+    try:
+        pairs = tuple((int(index), str(name)) for index, name in recorded)
+    except (TypeError, ValueError):
+        raise BundleError(f"{where}: bundle.json's data.states {recorded!r} is not [[output, input], ...]") from None
+    if any(name not in inputs or index < 0 for index, name in pairs):
+        raise BundleError(f"{where}: bundle.json's data.states {recorded!r} names an input the bundle lacks")
+    return pairs

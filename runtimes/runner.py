@@ -59,6 +59,12 @@ def run_streaming(
     return [np.concatenate([step[index] for step in steps]) for index in range(len(steps[0]))]
 
 
+def judged_output(states: tuple[tuple[int, str], ...]) -> int:
+    """The output the gate judges: the first that is not a recurrent state (the first output without states)."""
+    fed_back = {index for index, _ in states}
+    return next(index for index in range(len(fed_back) + 1) if index not in fed_back)
+
+
 def run_batched(
     runner: Runner,
     inputs: dict[str, Any],

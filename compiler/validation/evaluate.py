@@ -12,7 +12,7 @@ import numpy as np
 from ...runtimes import metrics, open_runner
 from ...runtimes.layout import IoLayout
 from ...runtimes.output_kinds import OutputKind, infer_kind
-from ...runtimes.runner import run_batched, run_streaming
+from ...runtimes.runner import judged_output, run_batched, run_streaming
 from ..data import Dataset
 from ..errors import InputError, ToolchainError, clip
 from ..progress import Progress
@@ -97,12 +97,6 @@ def run_model(
     except Exception as exc:  # the artifact does not load or run: a converter produced something broken
         raise ToolchainError(f"{label} does not run in {runtime}: {type(exc).__name__}: {clip(str(exc))}") from exc
     return RunResult(judged, runner.runtime, runner.version, runner.threads)
-
-
-def judged_output(states: tuple[tuple[int, str], ...]) -> int:
-    """The output the gate judges: the first that is not a recurrent state (the first output without states)."""
-    fed_back = {index for index, _ in states}
-    return next(index for index in range(len(fed_back) + 1) if index not in fed_back)
 
 
 def settle_output_kind(

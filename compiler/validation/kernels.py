@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...runtimes.cpu_features import host_cpu
+from ...runtimes.runner import judged_output
 from ..errors import ToolchainError
-from .evaluate import Evaluation, RunResult, judged_output, run_model
+from .evaluate import Evaluation, RunResult, run_model
 
 if TYPE_CHECKING:
     from ...runtimes.layout import IoLayout
