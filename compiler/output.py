@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import InputError
+from .errors import FILESYSTEM_ERRNOS, InputError, cannot_write
 
 MANIFEST = "manifest.json"
 
@@ -50,7 +50,7 @@ def write_build(out: Path, files: dict[str, bytes], passed: bool, replace: bool 
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     except OSError as exc:  # the destination, not edgec: say so instead of crashing after all the work
-        raise InputError(f"{out}: cannot write there ({exc.strerror or exc}); choose a writable folder") from None
+        raise cannot_write(out, exc, "choose a writable folder") from None
     staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a build folder is as readable as any other
     try:
         for name, data in files.items():
@@ -67,6 +67,10 @@ def write_build(out: Path, files: dict[str, bytes], passed: bool, replace: bool 
         destination = out if passed or not out.exists() else out.with_name(out.name + ".failed")
         _replace(staging, destination)
         return destination
+    except OSError as exc:  # a full disk (or quota) while writing: one line naming it; the staging goes below
+        if exc.errno not in FILESYSTEM_ERRNOS:
+            raise
+        raise cannot_write(out, exc, "choose another -o") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

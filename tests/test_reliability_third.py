@@ -6,7 +6,9 @@ test_reliability.py and test_reliability_more.py."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,68 @@ def test_empty_output_path_is_refused(tmp_path, monkeypatch, capsys):
     code, _, err = run(capsys, "compile", "-o", "", "--quiet")
     assert code == 2 and "is empty" in one_error_line(err)
     assert list(tmp_path.iterdir()) == []
+
+
+# Item 3: a full filesystem (ENOSPC, simulated: only writes under `root` fail) under the output or the cache:
+# one line naming the path, a non-zero exit, and no staging folder or temporary file left behind.
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Make every file write under the returned callable's argument fail with ENOSPC, as on a full disk."""
+
+    def fill(root: Path) -> None:
+        real_bytes, real_text = Path.write_bytes, Path.write_text
+
+        def check(path: Path) -> None:
+            if Path(os.path.abspath(path)).is_relative_to(root):
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+        def write_bytes(self: Path, data: bytes) -> int:
+            check(self)
+            return real_bytes(self, data)
+
+        def write_text(self: Path, data: str, *args: object, **kwargs: object) -> int:
+            check(self)
+            return real_text(self, data, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Path, "write_bytes", write_bytes)
+        monkeypatch.setattr(Path, "write_text", write_text)
+
+    return fill
+
+
+def test_full_disk_under_the_output_is_one_line_and_leaves_nothing(tmp_path, full_disk, capsys, session_cache):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    full_disk(disk)
+    out = disk / "build"
+    code, _, err = run(capsys, "compile", "-o", str(out), "--cache-dir", str(session_cache), "--no-search", "--quiet")
+    line = one_error_line(err)
+    assert code == 2 and str(out) in line and "filesystem is full" in line, line
+    assert list(disk.iterdir()) == []  # neither the build nor its staging folder
+
+
+def test_full_disk_under_the_cache_is_one_line_and_leaves_nothing(tmp_path, full_disk, capsys):
+    cache = tmp_path / "cache"
+    full_disk(cache)
+    code, _, err = run(capsys, "compile", "-o", str(tmp_path / "build"), "--cache-dir", str(cache), "--quiet")
+    line = one_error_line(err)
+    assert code == 2 and f"pass cache {cache}" in line and "filesystem is full" in line, line
+    assert not [p for p in (cache / "passes").rglob("*") if p.is_file() or p.name.startswith(".")]
+    assert not (tmp_path / "build").exists()
+
+
+def test_full_disk_under_scratch_and_a_url_cache_leaves_nothing(tmp_path, full_disk):  # item 3, the units
+    from edgec.compiler.cache_store import FsspecStore, write_scratch
+    from edgec.compiler.errors import ConfigError
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    full_disk(tmp_path)
+    with pytest.raises(ConfigError, match="filesystem is full"):
+        write_scratch(scratch / "ranges-x.entry", b"payload")
+    assert list(scratch.iterdir()) == []
+    store = FsspecStore(f"file://{tmp_path / 'url-cache'}")
+    store.fs.pipe_file = lambda path, data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left", path))
+    with pytest.raises(ConfigError, match="filesystem is full"):
+        store.write("ab" * 32, {}, b"payload")
+    assert not [p for p in (tmp_path / "url-cache").rglob("*") if p.is_file()]
