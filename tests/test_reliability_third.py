@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli, zipped
 from edgec import cli
 from edgec.compiler.errors import InputError
 from edgec.compiler.output import write_build
@@ -141,3 +142,17 @@ def test_full_disk_under_scratch_and_a_url_cache_leaves_nothing(tmp_path, full_d
     with pytest.raises(ConfigError, match="filesystem is full"):
         store.write("ab" * 32, {}, b"payload")
     assert not [p for p in (tmp_path / "url-cache").rglob("*") if p.is_file()]
+
+
+# Item 8: a corrupt .pt2 gives its one error line and nothing before it (torch logged an 18-line traceback).
+# A subprocess, as a user runs it: torch's log handler writes to the real stderr, which capsys does not see.
+@pytest.mark.parametrize("kind", ["random bytes", "zip without a program"])
+def test_corrupt_pt2_is_exactly_one_line(tmp_path, kind):
+    path = tmp_path / "model.pt2"
+    if kind == "random bytes":
+        path.write_bytes(os.urandom(4096))
+    else:
+        path.write_bytes(zipped({"archive/data.pkl": b"garbage", "archive/version": b"1"}))
+    done = run_cli("compile", str(path), "-o", str(tmp_path / "build"), "--quiet")
+    line = one_error_line(done.stderr)
+    assert done.returncode == 2 and "not a torch.export program" in line and "warnings above" not in line, line
