@@ -170,7 +170,11 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
 @executor_options
 @cache_dir_option
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the pass cache.")
-@click.option("--progress/--quiet", default=None, help="Show progress [on a terminal only].")
+@click.option(
+    "--progress/--quiet",
+    default=None,
+    help="Progress: --progress live, --quiet none [live on a terminal, a line per finished stage in a log].",
+)
 def compile_command(
     source: str | None,
     search_budget: Any,

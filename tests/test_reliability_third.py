@@ -7,8 +7,10 @@ test_reliability.py and test_reliability_more.py."""
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from conftest import run_cli, zipped
 from edgec import cli
 from edgec.compiler.errors import InputError
 from edgec.compiler.output import write_build
+from edgec.compiler.progress import Progress
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -156,3 +159,48 @@ def test_corrupt_pt2_is_exactly_one_line(tmp_path, kind):
     done = run_cli("compile", str(path), "-o", str(tmp_path / "build"), "--quiet")
     line = one_error_line(done.stderr)
     assert done.returncode == 2 and "not a torch.export program" in line and "warnings above" not in line, line
+
+
+# Item 26: in a log (stderr not a terminal, no --quiet) every finished stage prints one line with its seconds;
+# a terminal keeps its live display, and --quiet stays silent.
+class _Log(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def _stages(progress: Progress) -> None:
+    with progress.stage("cleanup"):
+        pass
+    with progress.counter("evaluating onnx", 3) as counter:
+        counter.update(3)
+
+
+def test_progress_in_a_log_is_one_line_per_finished_stage_with_its_time():
+    log = _Log(tty=False)
+    _stages(Progress(None, log))
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2 and all(re.fullmatch(r"edgec: .+ done in \d+\.\d s", line) for line in lines), lines
+    assert lines[0].startswith("edgec: cleanup done in") and lines[1].startswith("edgec: evaluating onnx: 3 done")
+    terminal = _Log(tty=True)
+    _stages(Progress(None, terminal))
+    assert terminal.getvalue().startswith("edgec: cleanup ...\n") and "\redgec: evaluating onnx 3/3 (100%)" in (
+        terminal.getvalue()
+    )
+    quiet = _Log(tty=False)
+    _stages(Progress(False, quiet))
+    assert quiet.getvalue() == ""
+
+
+def test_a_compile_in_a_log_prints_its_stages(tmp_path, capsys, session_cache):  # item 26, through the CLI
+    out = tmp_path / "build"
+    code, _, err = run(capsys, "compile", "-o", str(out), "--cache-dir", str(session_cache), "--no-search")
+    assert code == 0, err
+    stages = [line for line in err.splitlines() if re.fullmatch(r"edgec: .+ done in \d+\.\d s", line)]
+    assert any(line.startswith("edgec: evaluating float baseline") for line in stages), err
+    assert len(stages) == len(err.splitlines()), err  # nothing else: no counters redrawn with \r
+    code, _, err = run(capsys, "compile", "-o", str(out), "--force", "--cache-dir", str(session_cache), "--quiet")
+    assert code == 0 and err == ""
