@@ -204,3 +204,22 @@ def test_a_compile_in_a_log_prints_its_stages(tmp_path, capsys, session_cache): 
     assert len(stages) == len(err.splitlines()), err  # nothing else: no counters redrawn with \r
     code, _, err = run(capsys, "compile", "-o", str(out), "--force", "--cache-dir", str(session_cache), "--quiet")
     assert code == 0 and err == ""
+
+
+# Item 28: a diff across targets, or against a build that failed its gate, says so before its verdict.
+def test_report_diff_warns_across_targets_and_for_a_failed_gate(demo_build, tmp_path, capsys):
+    report = json.loads((demo_build.path / "report.json").read_text())
+    (tmp_path / "base.json").write_text(json.dumps(report))
+    other = {**report, "target": {**report["target"], "id": "nano33ble"}}
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    failed = {**report, "gate": {**report["gate"], "passed": False}}
+    (tmp_path / "failed.json").write_text(json.dumps(failed))
+    base, new = str(tmp_path / "base.json"), str(tmp_path / "other.json")
+    code, out, _ = run(capsys, "report", "diff", base, new)
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "different targets (rpi4 -> nano33ble)" in warnings[0], out
+    code, out, _ = run(capsys, "report", "diff", str(tmp_path / "failed.json"), base)
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "the base build" in warnings[0] and "failed its own gate" in warnings[0], out
+    code, out, _ = run(capsys, "report", "diff", base, base)
+    assert code == 0 and "warning" not in out  # like with like: nothing to warn about
