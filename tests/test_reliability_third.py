@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import run_cli, zipped
@@ -223,3 +224,48 @@ def test_report_diff_warns_across_targets_and_for_a_failed_gate(demo_build, tmp_
     assert len(warnings) == 1 and "the base build" in warnings[0] and "failed its own gate" in warnings[0], out
     code, out, _ = run(capsys, "report", "diff", base, base)
     assert code == 0 and "warning" not in out  # like with like: nothing to warn about
+
+
+# Item 22, the small ones: each is one line through the CLI, before any work.
+@pytest.mark.parametrize(
+    "pipeline, message",
+    [
+        ("cleanup,quantize{exclude_nodes=[}", "a value cannot hold brackets or quotes"),
+        ("cleanup,quantize{calibration=minmax,calibration=entropy}", "option 'calibration' is given twice"),
+        ("cleanup,quantize,quantize", "pass 'quantize' appears twice"),
+    ],
+)
+def test_malformed_or_repeated_pipeline_specs_are_refused(tiny_onnx, tmp_path, capsys, pipeline, message):
+    _, model = tiny_onnx
+    code, _, err = run(capsys, "compile", str(model), "--pipeline", pipeline, "-o", str(tmp_path / "b"), "--quiet")
+    assert code == 2 and message in one_error_line(err)
+    assert not (tmp_path / "b").exists()
+
+
+def test_input_shape_for_an_onnx_source_is_refused_not_ignored(tiny_onnx, tmp_path, capsys):  # item 22
+    _, model = tiny_onnx
+    code, _, err = run(capsys, "compile", str(model), "--input-shape", "1,1,16,16", "-o", str(tmp_path / "b"))
+    line = one_error_line(err)
+    assert code == 2 and "--input-shape" in line and "would be ignored" in line and "drop it" in line
+
+
+@pytest.mark.parametrize("suffix, message", [(".keras", "not a Keras file"), (".h5", "not a Keras .h5 file")])
+def test_random_bytes_keras_file_is_not_a_keras_file(tmp_path, capsys, suffix, message):  # item 22
+    path = tmp_path / f"model{suffix}"
+    path.write_bytes(os.urandom(3000))
+    code, _, err = run(capsys, "compile", str(path), "-o", str(tmp_path / "b"), "--quiet")
+    line = one_error_line(err)
+    assert code == 2 and message in line and "File not found" not in line, line
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".npy"])
+def test_a_0d_data_array_is_named_as_such_not_empty(tiny_onnx, tmp_path, capsys, suffix):  # item 22
+    _, model = tiny_onnx
+    calib = tmp_path / f"calib{suffix}"
+    if suffix == ".npz":
+        np.savez(calib, image=np.array(3.0, np.float32))
+    else:
+        np.save(calib, np.array(3.0, np.float32))
+    code, _, err = run(capsys, "compile", str(model), "--calib", str(calib), "-o", str(tmp_path / "b"), "--quiet")
+    line = one_error_line(err)
+    assert code == 2 and "is a 0-d array (one value, 3.0), not rows of samples" in line and "empty" not in line
