@@ -269,3 +269,18 @@ def test_a_0d_data_array_is_named_as_such_not_empty(tiny_onnx, tmp_path, capsys,
     code, _, err = run(capsys, "compile", str(model), "--calib", str(calib), "-o", str(tmp_path / "b"), "--quiet")
     line = one_error_line(err)
     assert code == 2 and "is a 0-d array (one value, 3.0), not rows of samples" in line and "empty" not in line
+
+
+def test_builds_diff_warns_across_targets(demo_build, tmp_path, monkeypatch, capsys):  # item 28, builds diff
+    from builds_fixtures import copy_build
+
+    monkeypatch.setenv("EDGEC_PROJECT", str(tmp_path / "project"))
+    base, other = copy_build(demo_build.path, tmp_path / "base"), copy_build(demo_build.path, tmp_path / "other")
+    report = json.loads((other / "report.json").read_text())
+    report["target"]["id"] = "rpi5"  # the same numbers, as if compiled for another board
+    (other / "report.json").write_text(json.dumps(report))
+    code, out, err = run(capsys, "builds", "reindex", str(base), str(other))
+    assert code == 0, err
+    code, out, err = run(capsys, "builds", "diff", str(base), str(other))
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "different targets (rpi4 -> rpi5)" in warnings[0], out + err
