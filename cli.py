@@ -12,7 +12,15 @@ import click
 from .cli_builds import builds_command
 from .cli_device import bundle_command, html_command, ingest_command, run_command
 from .cli_inspect import inspect_command
-from .cli_options import Budget, cache_dir_option, executor_options, input_shape_option, parse_constants, parse_states
+from .cli_options import (
+    Budget,
+    OutputPath,
+    cache_dir_option,
+    executor_options,
+    input_shape_option,
+    parse_constants,
+    parse_states,
+)
 from .cli_sweep import sweep_command
 from .compiler.config import load_config_defaults
 from .compiler.errors import EdgecError, GateError, InputError
@@ -58,7 +66,7 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
 @click.option("--target", "-t", default="host-x86", show_default=True, help="Target profile id or a .toml file.")
 @click.option("--calib", type=click.Path(path_type=Path), help="Calibration data (.npz keyed by input name, .npy).")
 @click.option("--eval", "eval_", type=click.Path(path_type=Path), help="Evaluation data with optional 'labels'.")
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="Build folder [build/<model>-<target>].")
+@click.option("--output", "-o", type=OutputPath(), help="Build folder [build/<model>-<target>].")
 @click.option("--force", is_flag=True, help="Replace an existing build folder.")
 @input_shape_option
 @click.option("--input-name", "input_names", multiple=True, help="Input name (repeat per input).")
@@ -166,7 +174,11 @@ def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
 @executor_options
 @cache_dir_option
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the pass cache.")
-@click.option("--progress/--quiet", default=None, help="Show progress [on a terminal only].")
+@click.option(
+    "--progress/--quiet",
+    default=None,
+    help="Progress: --progress live, --quiet none [live on a terminal, a line per finished stage in a log].",
+)
 def compile_command(
     source: str | None,
     search_budget: Any,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,6 +23,18 @@ class Budget(click.types.FloatParamType):
         if not math.isfinite(number) or number < 0 or (self.upper is not None and number > self.upper):
             self.fail(f"{value!r}: must be a finite number {bounds}", param, ctx)
         return float(number)
+
+
+class OutputPath(click.Path):
+    """An output path that is not empty: `-o ""` would be read as the current folder (Path("") is ".")."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty; give the folder to write, e.g. -o build/model-rpi4", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def parse_shapes(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[int, ...], ...]:

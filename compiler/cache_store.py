@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .code_hash import code_hash
-from .errors import ConfigError, require
+from .errors import FILESYSTEM_ERRNOS, ConfigError, InputError, cannot_write, require
 
 STALE_STAGING_SECONDS = 3600  # a staging folder this old belongs to a killed process, not a running one
 _STAGING_PREFIX = "."
@@ -83,8 +83,14 @@ def write_scratch(path: Path | None, payload: bytes) -> None:
     if path is None:
         return
     fresh = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fresh.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
-    os.replace(fresh, path)
+    try:
+        fresh.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+        os.replace(fresh, path)
+    except OSError as exc:  # a full disk: no torn temporary left behind, and one line naming the cache
+        fresh.unlink(missing_ok=True)
+        if exc.errno not in FILESYSTEM_ERRNOS:
+            raise
+        raise _unusable(str(path.parent), exc) from None
 
 
 def open_store(location: str | Path) -> Store:
@@ -96,11 +102,12 @@ def open_store(location: str | Path) -> Store:
     return FolderStore(Path(text.removeprefix("file://")))
 
 
-def _unusable(location: str, exc: BaseException) -> ConfigError:
-    return ConfigError(
-        f"pass cache {location}: cannot write there ({getattr(exc, 'strerror', None) or exc}); give a writable "
-        "folder or URL with --cache-dir (or EDGEC_CACHE_DIR), or pass --no-cache"
-    )
+def _unusable(location: str, exc: BaseException) -> InputError:
+    """A ConfigError (exit 2) naming the cache location; the caller raises it."""
+    advice = "give a writable folder or URL with --cache-dir (or EDGEC_CACHE_DIR), or pass --no-cache"
+    if isinstance(exc, OSError):
+        return cannot_write(f"pass cache {location}", exc, advice, ConfigError)
+    return ConfigError(f"pass cache {location}: cannot write there ({exc}); {advice}")
 
 
 class FolderStore:
@@ -131,8 +138,14 @@ class FolderStore:
         entry.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(entry.parent)
         staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{key[:8]}-", dir=entry.parent))
-        (staging / _PAYLOAD).write_bytes(payload)
-        (staging / _META).write_text(json.dumps(meta, default=str))
+        try:
+            (staging / _PAYLOAD).write_bytes(payload)
+            (staging / _META).write_text(json.dumps(meta, default=str))
+        except OSError as exc:  # a full disk: the half-written staging entry goes, and one line names the cache
+            shutil.rmtree(staging, ignore_errors=True)
+            if exc.errno not in FILESYSTEM_ERRNOS:
+                raise
+            raise _unusable(str(self.root.parent), exc) from None
         try:
             os.rename(staging, entry)
         except OSError:  # another process stored the same content first; theirs is as good as ours
@@ -187,7 +200,12 @@ class FsspecStore:
         final = self._entry(key)
         staging = f"{self.root}/{key[:2]}/.{key[:8]}-{uuid.uuid4().hex}"
         self.fs.makedirs(f"{self.root}/{key[:2]}", exist_ok=True)
-        self.fs.pipe_file(staging, blob)
+        try:
+            self.fs.pipe_file(staging, blob)
+        except OSError as exc:  # full or refused: no partial object left, one line naming the cache
+            with contextlib.suppress(OSError):
+                self.fs.rm_file(staging)
+            raise _unusable(self.root.rpartition("/")[0], exc) from None
         try:
             self.fs.mv(staging, final)
         except OSError:

@@ -152,7 +152,14 @@ def _check_array(array: Rows, spec: TensorSpec, where: str) -> Rows:
         raise InputError(
             f"{where}: input {spec.name!r} has dtype {array.dtype}; expected numbers (the model takes {spec.dtype})"
         )
-    if array.ndim == 0 or len(array) == 0:
+    if array.ndim == 0:  # one value where rows of samples were expected: not "empty", it holds a number
+        sample = ", ".join(str(d) if isinstance(d, int) and d > 0 else "..." for d in spec.shape)
+        value = f", {array.item()!r}" if isinstance(array, np.ndarray) else ""  # a stored one is not read for this
+        raise InputError(
+            f"{where}: input {spec.name!r} is a 0-d array (one value{value}), not rows of samples; give "
+            f"an array of shape (N, {sample}) with one row per sample"
+        )
+    if len(array) == 0:
         raise InputError(f"{where}: input {spec.name!r} is empty; give at least one sample")
     sample_shape = array.shape[1:]
     fixed = all(isinstance(d, int) and d > 0 for d in spec.shape)

@@ -62,9 +62,9 @@ def run_passes(
             output, details = hit
             modified = details.pop("_modified", True)
         else:
-            ctx.progress.step(f"{pass_.name}")
             try:
-                result = pass_.run(model, ctx)
+                with ctx.progress.stage(pass_.name):
+                    result = pass_.run(model, ctx)
             except EdgecError:
                 raise
             except Exception as exc:  # a converter crashed: say which pass, keep the cause chained

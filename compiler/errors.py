@@ -6,6 +6,7 @@ traceback for a mistake they can fix. The codes are stable because CI scripts br
 
 from __future__ import annotations
 
+import errno
 import re
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -63,6 +64,20 @@ class RemoteError(EdgecError):
     """A device could not run the harness (unreachable, no Python, no numpy); the message names the step."""
 
     exit_code = 5
+
+
+# A write failed because of the filesystem, not edgec: full, over quota, read-only, refused, too big, broken
+FILESYSTEM_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO}
+)
+
+
+def cannot_write(where: object, exc: OSError, advice: str, cls: type[InputError] = InputError) -> InputError:
+    """A write that failed in the user's filesystem (full, over quota, read-only) as one line naming the path:
+    after all the work, "No space left on device" from deep inside edgec reads as a bug in it."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    reason = "the filesystem is full" if full else (exc.strerror or str(exc))
+    return cls(f"{where}: cannot write there ({reason}); {'free space there or ' if full else ''}{advice}")
 
 
 def failure_line(exc: Exception) -> str:

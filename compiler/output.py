@@ -15,13 +15,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import InputError
+from .errors import FILESYSTEM_ERRNOS, InputError, cannot_write
 
 MANIFEST = "manifest.json"
 
 
 def check_destination(out: Path, force: bool) -> None:
     """Refuse early, before any work, when writing `out` would clobber something."""
+    if out.exists() and force:
+        _refuse_current_folder(out)
     if not out.exists():
         folder = next(parent for parent in out.absolute().parents if parent.exists())
         if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
@@ -42,11 +44,13 @@ def write_build(out: Path, files: dict[str, bytes], passed: bool, replace: bool 
 
     With `replace` False (a compile without --force) `out` is claimed atomically: when another build landed
     there since check_destination, this one fails instead of silently replacing it."""
+    if out.exists() and replace and passed:
+        _refuse_current_folder(out)  # `-o .` also has no name to stage beside: its staging would land inside it
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     except OSError as exc:  # the destination, not edgec: say so instead of crashing after all the work
-        raise InputError(f"{out}: cannot write there ({exc.strerror or exc}); choose a writable folder") from None
+        raise cannot_write(out, exc, "choose a writable folder") from None
     staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a build folder is as readable as any other
     try:
         for name, data in files.items():
@@ -63,8 +67,24 @@ def write_build(out: Path, files: dict[str, bytes], passed: bool, replace: bool 
         destination = out if passed or not out.exists() else out.with_name(out.name + ".failed")
         _replace(staging, destination)
         return destination
+    except OSError as exc:  # a full disk (or quota) while writing: one line naming it; the staging goes below
+        if exc.errno not in FILESYSTEM_ERRNOS:
+            raise
+        raise cannot_write(out, exc, "choose another -o") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _refuse_current_folder(out: Path) -> None:
+    """Replacing a build renames it away and deletes it: done to the current folder (`-o . --force` from inside
+    a build) it fails with "Device or resource busy" after all the work, or leaves the shell in a deleted
+    folder. Refuse it in one line instead."""
+    here, target = Path.cwd().resolve(), out.resolve()
+    if here == target or target in here.parents:
+        raise InputError(
+            f"-o {out}: is the current folder (or holds it), which cannot be replaced while in use; run edgec from "
+            f"its parent folder with -o {target.name or target}"
+        )
 
 
 def _claim(out: Path) -> None:

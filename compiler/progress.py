@@ -1,4 +1,9 @@
-"""Progress on a terminal, silence elsewhere: logs and CI output stay readable."""
+"""Progress: live on a terminal, one line per finished stage in a log, nothing with --quiet.
+
+A terminal gets step messages and a counter redrawn in place. A log (CI output, a redirected stderr) cannot
+show a redrawn counter and would be cluttered by every step's start, but a silent compile of many minutes
+looks hung: there each stage prints one line when it ends, with the seconds it took (issue 27 item 26).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,16 @@ from typing import TextIO
 
 
 class Progress:
-    """Step messages and a single-line counter, shown only when enabled (default: stderr is a TTY)."""
+    """Step messages and a single-line counter.
+
+    `enabled` None (the default) decides by stderr: live on a TTY, stage lines otherwise. True forces the live
+    display (--progress), False shows nothing (--quiet)."""
 
     def __init__(self, enabled: bool | None = None, stream: TextIO | None = None):
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
+        tty = _isatty(self.stream)
+        self.enabled = tty if enabled is None else enabled  # the live display
+        self.log = enabled is None and not tty  # one line per finished stage
 
     def __reduce__(self) -> tuple[type[Progress], tuple[bool]]:
         """Sent to a worker (a search candidate), it is quiet: workers' counters would interleave on one
@@ -22,16 +32,40 @@ class Progress:
         return Progress, (False,)
 
     def step(self, message: str) -> None:
+        """A message about what starts now (a search, a sweep job): on a terminal only; a log gets one line
+        per finished stage (a pass, an evaluation) instead."""
         if self.enabled:
             print(f"edgec: {message} ...", file=self.stream, flush=True)
 
     @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """One stage (a pass): announced on a terminal when it starts, in a log when it ends, with its time.
+        A stage that fails prints nothing in a log: the error line says what happened."""
+        if self.enabled:
+            print(f"edgec: {name} ...", file=self.stream, flush=True)
+        start = time.perf_counter()
+        yield
+        if self.log:
+            print(f"edgec: {name} done in {time.perf_counter() - start:.1f} s", file=self.stream, flush=True)
+
+    @contextmanager
     def counter(self, label: str, total: int) -> Iterator[_Counter]:
         counter = _Counter(self if self.enabled else None, label, total)
+        start = time.perf_counter()
         try:
             yield counter
         finally:
             counter.close()
+        if self.log and counter.done:
+            seconds = time.perf_counter() - start
+            print(f"edgec: {counter.label}: {counter.done} done in {seconds:.1f} s", file=self.stream, flush=True)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or minimal stream: not a terminal
+        return False
 
 
 class _Counter:

@@ -32,6 +32,32 @@ def quiet_loggers(*names: str, level: int = logging.ERROR) -> Iterator[None]:
             logger.setLevel(old)
 
 
+class _Holder(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def held_records(name: str) -> Iterator[list[logging.LogRecord]]:
+    """Keep what logger `name` emits in the block (yielded, as records) instead of printing it.
+
+    torch.export.load logs a corrupt file's traceback as 18 warning lines before raising a vague error that
+    says "see the warnings above": the caller turns the held record into its one error line instead."""
+    logger = logging.getLogger(name)
+    records: list[logging.LogRecord] = []
+    holder = _Holder(records)
+    saved = logger.handlers[:], logger.propagate
+    logger.handlers, logger.propagate = [holder], False
+    try:
+        yield records
+    finally:
+        logger.handlers, logger.propagate = saved
+
+
 @contextmanager
 def captured_native_output() -> Iterator[list[str]]:
     """Send file descriptors 1 and 2 to a buffer for the block: converters print from C++ and from print().

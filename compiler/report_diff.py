@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ class ReportDiff:
     same_evaluation_data: bool
     changes: list[ArtifactChange]
     missing: list[str]  # artifacts the base has and the new build lacks
+    # what makes the comparison itself doubtful (other targets, a build that failed its own gate): printed first
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def regressed(self) -> bool:
@@ -108,7 +110,27 @@ def diff_reports(
             continue
         changes.append(_with_latency(_change(old, current, max_drop), old, current, max_latency_increase))
     same = base["data"]["evaluation"].get("sha256") == new["data"]["evaluation"].get("sha256")
-    return ReportDiff(names[0], names[1], max_drop, max_latency_increase, same, changes, missing)
+    warnings = _doubts(base, new, names)
+    return ReportDiff(names[0], names[1], max_drop, max_latency_increase, same, changes, missing, warnings)
+
+
+def _doubts(base: dict[str, Any], new: dict[str, Any], names: tuple[str, str]) -> list[str]:
+    """What the verdict cannot see: a silent comparison across targets, or against a build that failed its own
+    gate, reads as "no regression" for a build nobody should ship."""
+    doubts = []
+    targets = [report.get("target", {}).get("id") for report in (base, new)]
+    if targets[0] != targets[1]:
+        doubts.append(
+            f"the builds are for different targets ({targets[0]} -> {targets[1]}): artifacts of one name differ in "
+            "kind and budget there, so the change mixes targets and models; compare builds of one target"
+        )
+    for side, name, report in (("base", names[0], base), ("new", names[1], new)):
+        if report.get("gate", {}).get("passed") is False:
+            doubts.append(
+                f"the {side} build {name} failed its own gate (its report.md says why)"
+                + ("; no regression against it does not make the new build good" if side == "base" else "")
+            )
+    return doubts
 
 
 def _change(old: dict[str, Any], current: dict[str, Any], max_drop: float) -> ArtifactChange:
@@ -216,6 +238,7 @@ def render_diff(found: ReportDiff) -> str:
         "| artifact | base top-1 | new top-1 | change (points) | noise (+/- points) | size | host p50 | verdict |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    lines[1:1] = [f"warning: {warning}" for warning in found.warnings]
     for c in found.changes:
         size = f"{c.base_size_bytes / 1024:.1f} -> {c.new_size_bytes / 1024:.1f} KiB"
         verdict = f"{'REGRESSION' if c.regression else 'ok'}: {c.reason}"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from .errors import ConfigError
 
+_NOT_IN_VALUES = "[]\"'"  # list or quoting syntax from another language: never part of a value here
 _STEP = re.compile(r"\s*([a-z][a-z0-9-]*)\s*(?:\{([^{}]*)\})?\s*(?:,|$)")
 
 
@@ -35,6 +36,11 @@ def parse_pipeline(text: str) -> list[PassSpec]:
                 "expected name or name{key=value,...}"
             )
         name, body = match.group(1), match.group(2)
+        if any(step.name == name for step in steps):  # quantize,quantize would quantize a quantized model
+            raise ConfigError(
+                f"pipeline {text!r}: pass {name!r} appears twice; each pass runs once per pipeline, so give it once "
+                "(with all its options in one {...})"
+            )
         steps.append(PassSpec(name, _parse_options(body or "", text)))
         position = match.end()
     if not steps:
@@ -46,7 +52,15 @@ def _parse_options(body: str, text: str) -> dict[str, str]:
     options: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in body.split(","))):
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
             raise ConfigError(f"pipeline {text!r}: option {item!r} must be key=value")
-        options[key.strip()] = value.strip()
+        if key in options:  # which one would win is a guess the user should not have to make
+            raise ConfigError(f"pipeline {text!r}: option {key!r} is given twice; give it once")
+        if any(mark in value for mark in _NOT_IN_VALUES):  # `exclude_nodes=[` was read as a node named "["
+            raise ConfigError(
+                f"pipeline {text!r}: option {item!r}: a value cannot hold brackets or quotes; write a list as "
+                "a;b;c, e.g. exclude_nodes=conv1;fc"
+            )
+        options[key] = value
     return options

@@ -38,8 +38,12 @@ class Cpu:
 
 @dataclass(frozen=True)
 class Memory:
+    """The device's memory. A microcontroller's RAM is a few hundred KB: `ram_kb` states it exactly (with
+    `ram_mb = 0`), so `targets show` never prints "0 MB RAM"."""
+
     ram_mb: int
     storage: str = ""
+    ram_kb: int = 0  # when set, the RAM in KB (microcontrollers); it takes the place of ram_mb
     weights_in: str = "ram"  # "flash" on microcontrollers: weights stay in flash, RAM holds the arena only
 
     def __post_init__(self) -> None:

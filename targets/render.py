@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .profile import TargetProfile
+from .profile import Constraints, Memory, TargetProfile
 
 
 def render_profile(profile: TargetProfile) -> str:
@@ -10,7 +10,8 @@ def render_profile(profile: TargetProfile) -> str:
     lines = [
         f"{profile.id}: {profile.description}",
         f"  cpu          {cpu.cores}x {cpu.core} @ {cpu.clock_ghz} GHz ({cpu.arch}; {', '.join(cpu.features) or '-'})",
-        f"  memory       {memory.ram_mb} MB RAM; storage {memory.storage or '-'}",
+        f"  memory       {_ram(memory)} RAM; storage {memory.storage or '-'}",
+        f"  limits       {_limits(profile.constraints)}",
         f"  threads      {profile.threads}",
         f"  quantization activations {quant.activations}, weights {quant.weights}, per-channel "
         f"{str(quant.per_channel).lower()}, reduce_range {str(quant.reduce_range).lower()}, "
@@ -36,3 +37,32 @@ def render_profile(profile: TargetProfile) -> str:
     for note in profile.unverified:
         lines.append(f"  unverified: {note}")
     return "\n".join(lines)
+
+
+def _ram(memory: Memory) -> str:
+    """In KB where the profile states KB: a microcontroller's 256 KB is not "0 MB"."""
+    return f"{memory.ram_kb} KB" if memory.ram_kb else f"{memory.ram_mb} MB"
+
+
+def _limits(constraints: Constraints) -> str:
+    """The hard limits an artifact is refused for breaking, so a user sees them before a compile fails."""
+    limits = []
+    if constraints.flash_kb:
+        limits.append(f"flash <= {_size(constraints.flash_kb)}")
+    if constraints.ram_kb:
+        limits.append(f"RAM for the model <= {_size(constraints.ram_kb)}")
+    if constraints.allowed_ops:
+        name = constraints.op_set or "allowed ops"
+        limits.append(f"op set {name} ({len(constraints.allowed_ops)} ops)")
+    if constraints.static_shapes:
+        limits.append("static shapes")
+    if constraints.max_tensor_rank:
+        limits.append(f"tensor rank <= {constraints.max_tensor_rank}")
+    if constraints.compile_command:
+        limits.append(f"must pass `{constraints.compile_command.partition('  #')[0].strip()}`")
+    return "; ".join(limits) or "none (any op, shape and size)"
+
+
+def _size(kb: int) -> str:
+    """KB as the profile states it, in MB when that is a whole number (524288 KB reads as 512 MB)."""
+    return f"{kb // 1024} MB" if kb >= 1024 and kb % 1024 == 0 else f"{kb} KB"

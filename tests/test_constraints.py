@@ -53,6 +53,7 @@ def _compile(tmp_path, factory, target, data, cache, *extra):
         str(out),
         "--min-agreement",
         "0.5",
+        "--quiet",  # the refusal's one line is the subject: no stage lines (issue 27 item 26)
         *extra,
         cache=cache,
     )

@@ -183,6 +183,6 @@ def test_finetune_without_labels_says_what_to_pass(digits):
 )
 def test_fine_tuning_flags_fail_with_one_clear_line(tmp_path, flags, message):
     np.savez(tmp_path / "nolabels.npz", image=demo_split("calib").inputs["image"][:8])
-    result = run_cli("compile", "--target", "rpi4", *flags, "-o", str(tmp_path / "out"), cwd=tmp_path)
+    result = run_cli("compile", "--target", "rpi4", *flags, "-o", str(tmp_path / "out"), "--quiet", cwd=tmp_path)
     assert result.returncode != 0 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -99,7 +99,7 @@ def test_legacy_h5_and_corrupt_files(keras_digits, tmp_path):
     same, info = load_source(SourceRequest(str(tmp_path / "legacy.hdf5")))
     assert info.kind == "keras" and same.model.count_params() == model.model.count_params()
     (tmp_path / "broken.keras").write_bytes(b"not a zip archive")
-    with pytest.raises(InputError, match=r"broken\.keras: cannot load as a Keras model"):
+    with pytest.raises(InputError, match=r"broken\.keras: not a Keras file \(a \.keras file is a zip archive"):
         load_source(SourceRequest(str(tmp_path / "broken.keras")))
 
 

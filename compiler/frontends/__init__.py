@@ -27,6 +27,7 @@ def kind_of(source: str | None) -> str:
 
 def load_source(request: SourceRequest) -> tuple[Model, SourceInfo]:
     source = request.source
+    _refuse_unused_shapes(request)
     if source is None:
         from .demo import load_demo
 
@@ -58,3 +59,17 @@ def load_source(request: SourceRequest) -> tuple[Model, SourceInfo]:
         f"{source}: unsupported model format {path.suffix or '(no suffix)'!r}; give a .onnx, .keras, .h5/.hdf5, .pt2, "
         ".pt (TorchScript) file or package.module:callable"
     )
+
+
+def _refuse_unused_shapes(request: SourceRequest) -> None:
+    """--input-shape traces a torch model; an ONNX or Keras model (and the demo) carries its own input shapes,
+    and silently ignoring the flag lets a user believe the build was made for the shape they asked for."""
+    if not request.input_shapes:
+        return
+    kind = kind_of(request.source)
+    if request.source is None or kind in ("onnx", "keras"):
+        what = "the built-in demo" if request.source is None else f"{request.source} ({kind})"
+        raise InputError(
+            f"--input-shape: {what} takes its input shapes from the model itself, so the flag would be ignored; "
+            "it is for torch sources (.pt, .pt2, package.module:callable): drop it"
+        )

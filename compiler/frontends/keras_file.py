@@ -5,6 +5,7 @@ Loaded with safe_mode=True: a Keras file cannot run arbitrary code from a Lambda
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,29 @@ from ..quiet import import_tensorflow
 from .source import SourceInfo
 from .torch_common import check_example_shape, file_sha256
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_container(path: Path) -> None:
+    """A .keras file is a zip archive and a .h5 file starts with the HDF5 signature. Keras reads anything else
+    as "File not found", which sends the user looking for a file that is right there: say what is wrong."""
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise InputError(
+            f"{path}: not a Keras file (a .keras file is a zip archive, this one is not); save the model with "
+            "model.save('model.keras')"
+        )
+    if path.suffix in (".h5", ".hdf5"):
+        with path.open("rb") as handle:
+            if handle.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+                raise InputError(
+                    f"{path}: not a Keras .h5 file (no HDF5 signature); save the model with model.save('model.keras')"
+                )
+
 
 def load_keras(path: Path) -> tuple[KerasModel, SourceInfo]:
     if not path.is_file():
         raise InputError(f"{path}: file not found")
+    _check_container(path)
     import_tensorflow()
     keras = require("keras")
     try:

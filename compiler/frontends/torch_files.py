@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import InputError, clip, require
 from ..kinds import TorchModel
+from ..quiet import held_records
 from .source import SourceInfo, SourceRequest
 from .torch_common import example_inputs, file_sha256, input_names, load_state_dict
 
@@ -17,13 +18,16 @@ from .torch_common import example_inputs, file_sha256, input_names, load_state_d
 def load_exported_program(path: Path, request: SourceRequest) -> tuple[TorchModel, SourceInfo]:
     torch = require("torch")
     _exists(path)
-    try:
-        program = torch.export.load(str(path))
-    except Exception as exc:
-        raise InputError(
-            f"{path}: not a torch.export program ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:200]}); save one with torch.export.save"
-        ) from None
+    with held_records("torch.export") as records:  # its warnings quote a traceback: the error says it in one line
+        try:
+            program = torch.export.load(str(path))
+        except Exception as exc:
+            cause = next((r.exc_info[1] for r in records if r.exc_info and r.exc_info[1]), None) or exc
+            reason = str(cause).splitlines()[0].split(". ")[0] if str(cause).strip() else ""
+            raise InputError(
+                f"{path}: not a torch.export program ({type(cause).__name__}: {reason[:200]}); save one with "
+                "torch.export.save"
+            ) from None
     args = program.example_inputs[0] if program.example_inputs else ()
     if not args:
         args = example_inputs(request, str(path))
