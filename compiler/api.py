@@ -134,12 +134,12 @@ def compile(options: CompileOptions) -> BuildResult:
     constraints, costs = check_artifacts(profile, info.name, built)
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
     macs = total_macs(baseline) or 0  # per sample: what bounds an emulated run's sample count
-    checked = validate(profile, options, reference, built, evaluation, progress, macs)
+    checked = validate(profile, options, reference, built, evaluation, progress, macs, ctx.scratch)
     searches: dict[str, Any] = {}
     if options.search and not all(c.passed for c in checked.checks):
         built, searches = search_failures(profile, options, model, baseline, built, ctx, cache, evaluation, checked)
         constraints, costs = check_artifacts(profile, info.name, built)
-        checked = validate(profile, options, reference, built, evaluation, progress, macs)
+        checked = validate(profile, options, reference, built, evaluation, progress, macs, ctx.scratch)
     checked.checks += latency_checks(costs) + [failure.check() for failure in not_built]
     # 6. Record: artifacts, report and manifest, written atomically.
     tracer = Tracer(ctx, cache, checked.reference, evaluation, threads)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .cache import PassCache
@@ -45,6 +46,7 @@ def validate(
     evaluation: Dataset,
     progress: Progress,
     macs_per_sample: int = 0,
+    scratch: Path | None = None,
 ) -> Validation:
     """Run each artifact through the runner the device uses, compare it with the baseline's outputs, and apply
     the gate. An emulated run covers the first samples its time budget allows (`macs_per_sample`: the float
@@ -56,7 +58,7 @@ def validate(
         route = final_route(profile, plan.artifact.runtime, plan.precision, options.emulate)
         count = emulated_samples(macs_per_sample, len(evaluation)) if route.source == "emulated" else len(evaluation)
         data = evaluation if count == len(evaluation) else evaluation.subset(slice(0, count), evaluation.source)
-        runs[name] = run_route(route, artifact.artifact_bytes(), data, threads, progress, name, layout)
+        runs[name] = run_route(route, artifact.artifact_bytes(), data, threads, progress, name, layout, scratch)
         found = compare(name, reference.first(count), runs[name], data.labels, statistics=True)
         found.kernels = {**route.to_dict(), "samples": count if count < len(evaluation) else None}
         if route.source != "host":

@@ -6,6 +6,7 @@ tests skip and say why.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -212,3 +213,26 @@ def test_a_bounded_emulated_run_says_so_and_the_host_covers_every_sample(tmp_pat
         assert evaluation["host_kernels"] is not None  # the host's numbers, on all 360
     assert "emulation time budget" in summarize(result.report, result.path)
     assert result.report["cross_format"][0]["agreement"] is not None
+
+
+@needs_emulator
+@pytest.mark.slow
+def test_an_emulated_run_is_kept_by_content_and_not_repeated(tmp_path, session_cache, monkeypatch):
+    """Issue 22 item 3: an unchanged artifact on unchanged data is emulated once; a warm re-run reads it."""
+    import edgec.compiler.emulator as emulator
+    from edgec.compiler.api import CompileOptions, compile
+
+    def build(name):
+        options = CompileOptions(target="rpi4", output=tmp_path / name, progress=False, cache_dir=session_cache)
+        return compile(dataclasses.replace(options, emulate=True))
+
+    first = build("first")
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the emulator ran again for the same artifact and data")
+
+    monkeypatch.setattr(emulator, "run_emulated", refuse)
+    second = build("second")
+    for before, after in zip(first.report["artifacts"], second.report["artifacts"], strict=True):
+        assert after["evaluation"]["kernels"]["source"] == "emulated"
+        assert after["evaluation"]["drift"] == before["evaluation"]["drift"]

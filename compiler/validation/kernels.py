@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...runtimes.cpu_features import host_cpu
@@ -112,11 +113,18 @@ def run_route(
     progress: Progress,
     label: str,
     layout: IoLayout | None = None,
+    scratch: Path | None = None,
 ) -> RunResult:
-    """Run every sample of `data` through `model` along `route`; the outputs come back in the baseline's layout."""
+    """Run every sample of `data` through `model` along `route`; the outputs come back in the baseline's layout.
+    An emulated run is kept in `scratch` by content (run_cache.py) and not repeated."""
     if route.source != "emulated":
         return run_model(route.runtime, model, data, threads, progress, label, layout)
     from ..emulator import run_emulated
+    from . import run_cache
+
+    kept = run_cache.entry(scratch, route.core, route.runtime, model, data, threads, layout)
+    if (cached := run_cache.load(kept)) is not None:
+        return cached
 
     with progress.counter(f"evaluating {label} on an emulated {route.core}", len(data)) as counter:
         run = run_emulated(route.core, route.runtime, model, dict(data.inputs), threads, layout, states=data.states)
@@ -125,7 +133,9 @@ def run_route(
         judged = run.outputs[judged_output(data.states)]
     else:
         judged = run.outputs[0] if layout is None else layout.first_output_as_baseline(run.outputs[0])
-    return RunResult(judged, f"{route.runtime} (emulated {run.qemu_cpu})", run.runtime_version, threads)
+    result = RunResult(judged, f"{route.runtime} (emulated {run.qemu_cpu})", run.runtime_version, threads)
+    run_cache.store(kept, result)
+    return result
 
 
 def _emulation_wanted(emulate: bool | None) -> bool:
