@@ -42,7 +42,7 @@ from .report_html import render_html
 from .report_md import render_markdown
 from .report_prune import plot_curve
 from .spec import PassSpec
-from .target_checks import check_artifacts, latency_checks
+from .target_checks import check_artifacts, check_weights_fit, latency_checks
 from .validation import gate
 from .validation.evaluate import run_model, settle_output_kind
 from .validation.latency import host_latency
@@ -103,6 +103,7 @@ def compile(options: CompileOptions) -> BuildResult:
         options.source, options.input_shapes, options.input_names, options.weights, options.trust_pickle
     )
     model, info = load_source(request)
+    check_weights_fit(model, profile, info.location)
     if previous is None and options.promoted_baseline:
         previous, baseline_name = _promoted_report(profile.id, info.name, options.project)
     baseline, import_records = run_passes(model, import_passes(model.kind), Context(profile, None, progress), cache)

@@ -24,6 +24,39 @@ class BudgetError(ConstraintError):
     """An artifact needs more RAM or flash than the target has; nothing is written."""
 
 
+def check_weights_fit(model: Model, profile: TargetProfile, source: str) -> None:
+    """Refuse, before any conversion, a model whose weights cannot fit the target's flash even as int8.
+
+    A 20000x20000 Gemm for stm32h7 used to run for minutes (serializing 1.5 GB to fingerprint it, a 1.5 GB cache
+    entry left behind) before the cost model said what one count says at once: one byte per weight is the
+    least any int8 artifact needs."""
+    flash_kb = profile.constraints.flash_kb
+    weights = _weight_count(model)
+    if not flash_kb or weights is None or weights <= flash_kb * 1024:
+        return
+    raise BudgetError(
+        f"{source} has {weights:,} weights: at least {weights / 1024:,.0f} KB as int8, over {profile.id}'s "
+        f"{flash_kb:,} KB flash budget; it needs a model at least {weights / (flash_kb * 1024):.1f}x smaller "
+        "(prune, or a smaller architecture)"
+    )
+
+
+def _weight_count(model: Model) -> int | None:
+    """Parameters of the source model, counted without serializing it; None when the kind cannot say."""
+    import math
+
+    from .kinds import KerasModel, OnnxModel, TorchModel
+
+    if isinstance(model, OnnxModel):
+        return sum(math.prod(init.dims) for init in model.proto.graph.initializer)
+    if isinstance(model, TorchModel):
+        state = model.module.state_dict() if hasattr(model.module, "state_dict") else {}
+        return sum(int(value.numel()) for value in state.values())
+    if isinstance(model, KerasModel):
+        return int(model.model.count_params())
+    return None
+
+
 def check_artifacts(
     profile: TargetProfile, model_name: str, built: Built
 ) -> tuple[dict[str, Any], dict[str, CostReport]]:

@@ -284,3 +284,28 @@ def test_builds_diff_warns_across_targets(demo_build, tmp_path, monkeypatch, cap
     code, out, err = run(capsys, "builds", "diff", str(base), str(other))
     warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 1 and "different targets (rpi4 -> rpi5)" in warnings[0], out + err
+
+
+def test_weights_that_cannot_fit_the_flash_are_refused_before_any_conversion(tmp_path):  # item 20
+    """A Gemm with 4 M weights for stm32h7 (1536 KB flash): refused from one count, before the import passes
+    serialize the model to fingerprint it, and nothing is cached."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.zeros((2000, 2000), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w"], ["y"])],
+        "huge",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2000])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2000])],
+        [weight],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "huge.onnx")
+    np.save(tmp_path / "calib.npy", np.zeros((4, 2000), np.float32))
+    cache, calib = tmp_path / "cache", str(tmp_path / "calib.npy")
+    done = run_cli("compile", str(tmp_path / "huge.onnx"), "--target", "stm32h7", "--calib", calib,
+                   "-o", str(tmp_path / "out"), cache=cache)  # fmt: skip
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode != 0 and len(lines) == 1, done.stderr
+    assert "has 4,000,000 weights: at least 3,906 KB as int8, over stm32h7's 1,536 KB flash budget" in lines[0]
+    assert not (tmp_path / "out").exists() and not list(cache.glob("passes/*/*"))  # no pass ran
