@@ -30,7 +30,6 @@ from .engine import PassRecord, check_chain, run_passes
 from .errors import ConfigError
 from .frontends import SourceRequest, kind_of, load_source
 from .kinds import Model, OnnxModel, TorchModel
-from .macs import total_macs
 from .output import MANIFEST, check_destination, write_build
 from .partial_build import build_each
 from .passes.base import Context
@@ -47,7 +46,6 @@ from .validation import gate
 from .validation.evaluate import run_model, settle_output_kind
 from .validation.latency import host_latency
 from .validation.trace import Tracer
-from .validation.user_metric import UserMetric
 
 BASELINE_FILE = "baseline.float32.onnx"
 GATE_ON = ("point", "bound")  # the drop's measured value, or the upper end of its bootstrap interval
@@ -117,10 +115,7 @@ def compile(options: CompileOptions) -> BuildResult:
     threads = threads_for(profile)
     label = f"float baseline of {info.location}"  # named: when it does not run, the error says which model
     reference = run_model("onnxruntime", baseline.to_bytes(), evaluation, threads, progress, label)
-    metric = UserMetric(options.metric) if options.metric else None
-    if metric is not None:
-        metric.check()
-    settle_output_kind(reference, evaluation, options.output_kind, metric)
+    settle_output_kind(reference, evaluation, options.output_kind, options.metric)
     # 4. Passes: one pipeline per artifact; shared prefixes come from the cache.
     ctx = Context(profile, calibration, progress, cache.scratch() if cache else None, training)
     pruning = None
@@ -134,13 +129,12 @@ def compile(options: CompileOptions) -> BuildResult:
     built, not_built = build_each(plans, starts, ctx, cache, kept, info.name)
     constraints, costs = check_artifacts(profile, info.name, built)
     # 5. Validate: the baseline and every artifact in its real runtime, on the evaluation data.
-    macs = total_macs(baseline) or 0  # per sample: what bounds an emulated run's sample count
-    checked = validate(profile, options, reference, built, evaluation, progress, macs, ctx.scratch)
+    checked = validate(profile, options, reference, built, evaluation, progress, baseline, ctx.scratch)
     searches: dict[str, Any] = {}
     if options.search and not all(c.passed for c in checked.checks):
         built, searches = search_failures(profile, options, model, baseline, built, ctx, cache, evaluation, checked)
         constraints, costs = check_artifacts(profile, info.name, built)
-        checked = validate(profile, options, reference, built, evaluation, progress, macs, ctx.scratch)
+        checked = validate(profile, options, reference, built, evaluation, progress, baseline, ctx.scratch)
     checked.checks += latency_checks(costs) + [failure.check() for failure in not_built]
     # 6. Record: artifacts, report and manifest, written atomically.
     tracer = Tracer(ctx, cache, checked.reference, evaluation, threads)
@@ -198,11 +192,8 @@ def compile(options: CompileOptions) -> BuildResult:
         "prune_search": pruning.to_dict() if pruning else None,
         "baseline_diff": regression,
         "gate": {
-            "max_accuracy_drop_points": checked.budget.max_drop,
+            **checked.budget.to_dict(),
             "on": options.gate_on,
-            "min_agreement": checked.budget.min_agreement,
-            "min_sqnr_db": checked.budget.min_sqnr_db,
-            "min_user_metric": checked.budget.min_user_metric,
             "min_cross_format_agreement": profile.budgets.min_cross_format_agreement,
             "checks": [dataclasses.asdict(c) for c in checked.checks],
             "passed": all(c.passed for c in checked.checks),

@@ -14,6 +14,7 @@ from .data import Dataset
 from .engine import PassRecord
 from .executors import make_executor
 from .kinds import Model, OnnxModel
+from .macs import total_macs
 from .passes.base import Context
 from .pipeline import ArtifactPlan
 from .progress import Progress
@@ -45,18 +46,22 @@ def validate(
     built: Built,
     evaluation: Dataset,
     progress: Progress,
-    macs_per_sample: int = 0,
+    baseline: OnnxModel,
     scratch: Path | None = None,
 ) -> Validation:
     """Run each artifact through the runner the device uses, compare it with the baseline's outputs, and apply
-    the gate. An emulated run covers the first samples its time budget allows (`macs_per_sample`: the float
-    baseline's); the host's own run beside it covers them all."""
+    the gate. An emulated run covers the first samples its time budget allows (by the float `baseline`'s MACs,
+    counted only when something is emulated); the host's own run beside it covers them all."""
     threads = threads_for(profile)
     runs, evaluations = {}, []
+    macs: int | None = None  # per sample, counted once and only when a route is emulated
     for plan, artifact, _ in built:
         name, layout = plan.artifact.name, getattr(artifact, "layout", None)
         route = final_route(profile, plan.artifact.runtime, plan.precision, options.emulate)
-        count = emulated_samples(macs_per_sample, len(evaluation)) if route.source == "emulated" else len(evaluation)
+        count = len(evaluation)
+        if route.source == "emulated":
+            macs = (total_macs(baseline) or 0) if macs is None else macs
+            count = emulated_samples(macs, count)
         data = evaluation if count == len(evaluation) else evaluation.subset(slice(0, count), evaluation.source)
         runs[name] = run_route(route, artifact.artifact_bytes(), data, threads, progress, name, layout, scratch)
         found = compare(name, reference.first(count), runs[name], data.labels, statistics=True)

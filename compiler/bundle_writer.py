@@ -28,7 +28,7 @@ from ..runtimes import RUNTIME_PACKAGES, open_runner
 from ..runtimes.bundle import DATA, FORMAT, INDEX, artifact_member
 from ..runtimes.jsonio import to_json
 from ..runtimes.layout import IoLayout
-from ..runtimes.runner import judged_output, run_batched, run_streaming
+from ..runtimes.runner import run_judged
 from .data import Dataset, check_dataset, load_dataset
 from .errors import InputError
 from .kinds import OnnxModel
@@ -125,27 +125,13 @@ def _reference_outputs(
     if subset.labels is not None:
         arrays["labels"] = subset.labels
     with captured_native_output():
-        arrays["float_outputs"] = _judged("onnxruntime", baseline.to_bytes(), inputs, None, subset.states)
+        arrays["float_outputs"] = run_judged(open_runner("onnxruntime", baseline.to_bytes()), inputs, subset.states)
         for artifact in report["artifacts"]:
             layout = IoLayout.from_dict(artifact["io_layout"]) if artifact.get("io_layout") else None
-            outputs = _judged(artifact["runtime"], files[artifact["file"]], inputs, layout, subset.states)
+            runner = open_runner(artifact["runtime"], files[artifact["file"]])
+            outputs = run_judged(runner, inputs, subset.states, layout)
             arrays[f"host:{artifact['name']}"] = outputs
     return arrays
-
-
-def _judged(
-    runtime: str,
-    model: bytes,
-    inputs: dict[str, np.ndarray],
-    layout: IoLayout | None,
-    states: tuple[tuple[int, str], ...],
-) -> np.ndarray:
-    """The judged output over `inputs`: streamed on the model's own states when the build was."""
-    runner = open_runner(runtime, model)
-    if states:
-        return run_streaming(runner, inputs, states, layout=layout)[judged_output(states)]
-    (first, *_) = run_batched(runner, inputs, layout=layout)
-    return first if layout is None else layout.first_output_as_baseline(first)
 
 
 def _index(report: dict[str, Any], subset: Dataset, same: bool, members: dict[str, bytes]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .errors import clip
 from .report import stages, verification_text
 from .report_format import streamed_text
 from .report_kernels import host_kernels_text, kernels_text
@@ -61,7 +62,7 @@ def summarize(report: dict[str, Any], path: Path) -> str:
             f"{accuracy_text}{agreement_text}SQNR {sqnr:.1f} dB{_latency(art)}" + (f"; {origin}" if origin else "")
         )
     lines += [
-        f"  {f['file']}: NOT BUILT: {f['message'][:300]}; {f['try']}" for f in report.get("failed_artifacts") or []
+        f"  {f['file']}: NOT BUILT: {clip(f['message'])}; {f['try']}" for f in report.get("failed_artifacts") or []
     ]
     failed = {c["artifact"] for c in report["gate"]["checks"] if not c["passed"]}
     lines += [line for art in report["artifacts"] if art["name"] in failed and (line := traced_summary(art))]

@@ -7,13 +7,14 @@ budget is an estimate, so missing it fails the gate instead (the build is writte
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..targets.profile import TargetProfile
 from .constraints import ConstraintError, check_tflite
 from .cost.analysis import CostReport, analyze
 from .engine import PassRecord
-from .kinds import Model
+from .kinds import KerasModel, Model, OnnxModel, TorchModel
 from .pipeline import ArtifactPlan
 from .validation.gate import GateCheck
 
@@ -43,10 +44,6 @@ def check_weights_fit(model: Model, profile: TargetProfile, source: str) -> None
 
 def _weight_count(model: Model) -> int | None:
     """Parameters of the source model, counted without serializing it; None when the kind cannot say."""
-    import math
-
-    from .kinds import KerasModel, OnnxModel, TorchModel
-
     if isinstance(model, OnnxModel):
         return sum(math.prod(init.dims) for init in model.proto.graph.initializer)
     if isinstance(model, TorchModel):

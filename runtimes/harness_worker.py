@@ -24,7 +24,7 @@ from .kernels import litert_kernels, onnxruntime_kernels, tflm_kernels
 from .layout import artifact_inputs
 from .memory import current_rss_bytes, peak_rss_bytes, reset_peak
 from .output_kinds import infer_kind
-from .runner import Runner, judged_output, run_batched, run_streaming
+from .runner import Runner, run_judged
 from .timing import bounded_runs, latency_record, time_runs
 
 
@@ -102,11 +102,7 @@ def _latency(samples: list[float]) -> dict[str, Any]:
 
 def _accuracy(runner: Runner, artifact: BundleArtifact, data: EvalSubset, batch_size: int) -> dict[str, Any]:
     """The three rows on the bundled subset, and device vs host outputs of the same artifact."""
-    if data.states:  # a recurrent model: step by step on its own state, as the build judged it
-        outputs = run_streaming(runner, data.inputs, data.states, layout=artifact.layout)[judged_output(data.states)]
-    else:
-        (first, *_) = run_batched(runner, data.inputs, batch_size, layout=artifact.layout)
-        outputs = first if artifact.layout is None else artifact.layout.first_output_as_baseline(first)
+    outputs = run_judged(runner, data.inputs, data.states, artifact.layout, batch_size)  # streamed, if it was built so
     host = data.host_outputs[artifact.name]
     rows: dict[str, Any] = {"samples": len(data), "labels": data.labels is not None}
     kind = data.kind or infer_kind(data.float_outputs)

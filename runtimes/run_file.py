@@ -21,7 +21,7 @@ import numpy as np
 
 from . import open_runner
 from .layout import IoLayout
-from .runner import run_batched, run_streaming
+from .runner import run_judged
 
 
 def visible_cpu() -> dict[str, str]:
@@ -50,10 +50,8 @@ def main(folder: Path) -> int:
             inputs = {name: stored[name] for name in stored.files}
         layout = IoLayout.from_dict(request["layout"]) if request.get("layout") else None
         states = [(int(index), str(name)) for index, name in request.get("states") or []]
-        if states:
-            outputs = run_streaming(runner, inputs, states, layout=layout)
-        else:
-            outputs = run_batched(runner, inputs, batch_size=int(request.get("batch_size", 64)), layout=layout)
+        batch_size = int(request.get("batch_size", 64))
+        outputs = [run_judged(runner, inputs, states, layout, batch_size)]  # the one output the gate judges
         ran = time.perf_counter()
         # Any: numpy's stubs let a ** key be savez's allow_pickle (a bool, a recent parameter); passing
         # allow_pickle itself would save it as an array under an older numpy, such as a device may have

@@ -59,10 +59,27 @@ def run_streaming(
     return [np.concatenate([step[index] for step in steps]) for index in range(len(steps[0]))]
 
 
-def judged_output(states: tuple[tuple[int, str], ...]) -> int:
+def _judged_output(states: Sequence[tuple[int, str]]) -> int:
     """The output the gate judges: the first that is not a recurrent state (the first output without states)."""
     fed_back = {index for index, _ in states}
     return next(index for index in range(len(fed_back) + 1) if index not in fed_back)
+
+
+def run_judged(
+    runner: Runner,
+    inputs: dict[str, Any],
+    states: Sequence[tuple[int, str]] = (),
+    layout: IoLayout | None = None,
+    batch_size: int = 64,
+    on_rows: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """The output the gate judges, over every row of `inputs`, in the baseline's layout: the first output of a
+    batched run, or the first non-state output of a sequence streamed on its own states. Validation, the
+    emulated run, the bundle's host outputs and the device harness all run an artifact through this one call."""
+    if states:
+        return run_streaming(runner, inputs, states, on_rows, layout)[_judged_output(states)]
+    first = run_batched(runner, inputs, batch_size, on_rows, layout)[0]
+    return first if layout is None else layout.first_output_as_baseline(first)
 
 
 def run_batched(

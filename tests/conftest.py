@@ -120,6 +120,17 @@ def zipped(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> byt
     return buffer.getvalue()
 
 
+def naive_int8(source: str, calib: Path, evaluation: Path, out: Path, cache: Path | None, **options):
+    """Compile `source` with the fallback search off: the gate's verdict on naive int8 is what the real-kind
+    model tests judge, not the search's rescue."""
+    from edgec.compiler.api import CompileOptions, compile
+
+    return compile(
+        CompileOptions(source=source, calib=calib, eval=evaluation, output=out, cache_dir=cache, progress=False,
+                       search=False, **options)
+    )  # fmt: skip
+
+
 def make_context(calibration=None, target: str = "host-x86", training=None):
     from edgec.compiler.passes.base import Context
     from edgec.compiler.progress import Progress

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 
+from conftest import naive_int8
 from edgec.compiler.validation import gate
 from edgec.compiler.validation.evaluate import Evaluation
 from edgec.compiler.validation.statistics import drift_statistics
@@ -124,20 +125,10 @@ def burst_data(tmp_path_factory):
 
 
 def _compile_burst(folder, calib, evaluation, target, out, cache):
-    from edgec.compiler.api import CompileOptions, compile
-
-    options = CompileOptions(
-        source="edgec_test_models:make_burst_detector",
-        input_shapes=((1, 1, 256),),
-        target=target,
-        calib=folder / calib,
-        eval=folder / evaluation,
-        output=out,
-        cache_dir=cache,
-        progress=False,
-        search=False,  # the gate's verdict on naive int8 is the point here, not the search's rescue
+    source = "edgec_test_models:make_burst_detector"
+    return naive_int8(
+        source, folder / calib, folder / evaluation, out, cache, input_shapes=((1, 1, 256),), target=target
     )
-    return compile(options)
 
 
 @pytest.mark.slow
@@ -269,22 +260,10 @@ def line_data(tmp_path_factory):
 
 
 def _compile_lines(folder, calib, target, out, cache):
-    from edgec.compiler.api import CompileOptions, compile
-
-    options = CompileOptions(
-        source="edgec_test_models:make_digit_line_reader",
-        input_shapes=((1, 1, 8, 32),),
-        input_names=("line",),
-        output_kind="ctc",
-        target=target,
-        calib=folder / calib,
-        eval=folder / "eval.npz",
-        output=out,
-        cache_dir=cache,
-        progress=False,
-        search=False,
-    )
-    return compile(options)
+    source, shapes = "edgec_test_models:make_digit_line_reader", ((1, 1, 8, 32),)
+    evaluation = folder / "eval.npz"
+    return naive_int8(source, folder / calib, evaluation, out, cache, input_shapes=shapes, input_names=("line",),
+                      output_kind="ctc", target=target)  # fmt: skip
 
 
 @pytest.mark.slow
@@ -311,15 +290,11 @@ def test_a_collapsed_ctc_line_reader_fails_the_gate(line_data, tmp_path, session
 
 @pytest.mark.slow
 def test_an_embedding_declared_regression_is_judged_by_sqnr(digits_npz, tmp_path, session_cache):
-    from edgec.compiler.api import CompileOptions, compile
 
     def build(calib, name):
-        return compile(
-            CompileOptions(source="edgec_test_models:make_digit_embedder", input_shapes=((1, 1, 8, 8),),
-                           input_names=("image",), output_kind="regression", target="rpi4", calib=calib,
-                           eval=tmp_path / "eval.npz", output=tmp_path / name, cache_dir=session_cache,
-                           progress=False, search=False)
-        )  # fmt: skip
+        return naive_int8("edgec_test_models:make_digit_embedder", calib, tmp_path / "eval.npz", tmp_path / name,
+                          session_cache, input_shapes=((1, 1, 8, 8),), input_names=("image",),
+                          output_kind="regression", target="rpi4")  # fmt: skip
 
     images = np.load(digits_npz["calib"])["image"]
     np.savez(tmp_path / "eval.npz", image=np.load(digits_npz["eval"])["image"])  # no labels: an embedding has none

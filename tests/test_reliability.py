@@ -15,9 +15,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from cli_in_process import one_error_line
+from cli_in_process import run as run_cli_in_process
 
 from conftest import make_context
-from edgec import cli
 from edgec.compiler.config import load_config_defaults
 from edgec.compiler.errors import ConfigError, InputError
 from edgec.compiler.output import write_build
@@ -27,17 +28,8 @@ MANIFEST = json.dumps({"edgec_version": "0"}).encode()
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     """Run the CLI in-process; its exit code and stderr."""
-    with pytest.raises(SystemExit) as exited:
-        cli.main(list(argv))
-    err = capsys.readouterr().err
-    return int(exited.value.code or 0), err
-
-
-def one_error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("edgec: error: "), err
-    return lines[0]
+    code, _, err = run_cli_in_process(capsys, *argv)
+    return code, err
 
 
 # Item 1: a cache on another filesystem than $TMPDIR (tmpfs /tmp, cache on disk). No second filesystem here:

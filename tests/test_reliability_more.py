@@ -17,29 +17,14 @@ from pathlib import Path
 
 import pytest
 from builds_fixtures import copy_build, harness_results
+from cli_in_process import one_error_line, run
 
 from conftest import run_cli
-from edgec import cli
 from edgec.compiler import builds
 from edgec.runtimes import harness
 from edgec.runtimes.bundle import INDEX, Bundle, BundleError
 
 QUICK = ["--artifact", "onnx", "--runs", "1", "--warmup", "0", "--min-seconds", "0", "--max-seconds", "0.2"]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; its exit code, stdout and stderr."""
-    with pytest.raises(SystemExit) as exited:
-        cli.main(list(argv))
-    captured = capsys.readouterr()
-    return int(exited.value.code or 0), captured.out, captured.err
-
-
-def one_error_line(err: str, prefix: str = "edgec: error: ") -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith(prefix), err
-    return lines[0]
 
 
 # Item 11: a bundle is data on the host and runs only its own listed code on the device. The hostile members

@@ -15,27 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_in_process import one_error_line, run
 
 from conftest import run_cli, zipped
-from edgec import cli
 from edgec.compiler.errors import InputError
 from edgec.compiler.output import write_build
 from edgec.compiler.progress import Progress
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; its exit code, stdout and stderr."""
-    with pytest.raises(SystemExit) as exited:
-        cli.main(list(argv))
-    captured = capsys.readouterr()
-    return int(exited.value.code or 0), captured.out, captured.err
-
-
-def one_error_line(err: str, prefix: str = "edgec: error: ") -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith(prefix), err
-    return lines[0]
 
 
 # Item 27: `targets show` shows the hard limits an artifact is refused for, and a microcontroller's RAM in KB.

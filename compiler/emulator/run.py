@@ -67,7 +67,7 @@ def guest_env(home: Path, pythonpath: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class EmulatedRun:
-    outputs: list[np.ndarray]
+    outputs: list[np.ndarray]  # the one the gate judges (runner.run_judged), in the baseline's layout
     runtime_version: str  # as the emulated runtime reports itself, e.g. "1.32.0" or "ai_edge_litert 2.3.0"
     cpu: str  # the emulated core and what the program saw, plus a note when it is not the profile's core
     seconds: float  # wall time of the whole emulated process (imports dominate), not a device timing

@@ -12,7 +12,7 @@ import numpy as np
 from ...runtimes import metrics, open_runner
 from ...runtimes.layout import IoLayout
 from ...runtimes.output_kinds import OutputKind, infer_kind
-from ...runtimes.runner import judged_output, run_batched, run_streaming
+from ...runtimes.runner import run_judged
 from ..data import Dataset
 from ..errors import InputError, ToolchainError, clip
 from ..progress import Progress
@@ -88,25 +88,21 @@ def run_model(
         with captured_native_output():  # LiteRT announces its XNNPACK delegate on stderr
             runner = open_runner(runtime, model, threads=threads)
         with progress.counter(f"evaluating {label}", len(data)) as counter:
-            if data.states:
-                outputs = run_streaming(runner, data.inputs, data.states, counter.update, layout)
-                judged = outputs[judged_output(data.states)]
-            else:
-                outputs = run_batched(runner, data.inputs, on_batch=counter.update, layout=layout)
-                judged = outputs[0] if layout is None else layout.first_output_as_baseline(outputs[0])
+            judged = run_judged(runner, data.inputs, data.states, layout, on_rows=counter.update)
     except Exception as exc:  # the artifact does not load or run: a converter produced something broken
         raise ToolchainError(f"{label} does not run in {runtime}: {type(exc).__name__}: {clip(str(exc))}") from exc
     return RunResult(judged, runner.runtime, runner.version, runner.threads)
 
 
-def settle_output_kind(
-    reference: RunResult, data: Dataset, declared: str | None, metric: UserMetric | None = None
-) -> None:
-    """Decide what the float baseline's output means (declared, else inferred from its outputs) before any
-    artifact is judged, and refuse labels that cannot be its ground truth: labels no class can match made both
-    accuracies 0% and a PASS that measured nothing."""
+def settle_output_kind(reference: RunResult, data: Dataset, declared: str | None, metric: str | None = None) -> None:
+    """Decide what the float baseline's output means (declared, else inferred from its outputs) and the user's
+    metric (resolved now: a typo fails before any pass runs) before any artifact is judged, and refuse labels
+    that cannot be its ground truth: labels no class can match made both accuracies 0% and a PASS that
+    measured nothing."""
     reference.kind = infer_kind(reference.outputs, declared)
-    reference.metric = metric
+    reference.metric = UserMetric(metric) if metric else None
+    if reference.metric is not None:
+        reference.metric.check()
     if data.labels is not None and (problem := reference.kind.label_problem(data.labels, reference.outputs)):
         kind = reference.kind.describe()
         raise InputError(f"{data.source}: labels do not fit the model's {kind} output: {problem}")

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...runtimes.cpu_features import host_cpu
-from ...runtimes.runner import judged_output
 from ..errors import ToolchainError
 from .evaluate import Evaluation, RunResult, run_model
 
@@ -129,10 +128,7 @@ def run_route(
     with progress.counter(f"evaluating {label} on an emulated {route.core}", len(data)) as counter:
         run = run_emulated(route.core, route.runtime, model, dict(data.inputs), threads, layout, states=data.states)
         counter.update(len(data))
-    if data.states:  # streamed on the emulated core: its outputs are in the baseline's layout already
-        judged = run.outputs[judged_output(data.states)]
-    else:
-        judged = run.outputs[0] if layout is None else layout.first_output_as_baseline(run.outputs[0])
+    judged = run.outputs[0]  # run_file's judged output, in the baseline's layout
     result = RunResult(judged, f"{route.runtime} (emulated {run.qemu_cpu})", run.runtime_version, threads)
     run_cache.store(kept, result)
     return result
