@@ -3,12 +3,13 @@
 ONNX Runtime's int8 kernels differ by instruction set: on x86 without VNNI (AVX2 only) its U8S8 path adds
 pairs of u8*s8 products in saturating 16-bit lanes (vpmaddubsw) and loses accuracy that a VNNI x86 or an Arm
 core does not lose. A figure measured here is therefore labelled with this host's ISA, and the compiler
-compares it with the target's family before letting it stand for the device. Standard library only: the
-device harness records the same facts.
+compares it with the target's family before letting it stand for the device. Standard library only (numpy
+is consulted when importable): the device harness records the same facts.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 from dataclasses import asdict, dataclass
@@ -21,6 +22,14 @@ ARM_INT8_FLAGS = ("asimd", "asimddp", "i8mm", "sve", "sve2", "fphp")
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 # Profile spellings of Arm features, mapped onto the kernel's (a profile says "dotprod", Linux "asimddp").
 ARM_ALIASES = {"neon": "asimd", "dotprod": "asimddp", "fp16": "fphp"}
+# numpy's names for the x86 flags its own CPUID probe reports (avx_vnni and amx_int8 it does not probe).
+NUMPY_X86_NAMES = {
+    "sse4_1": "SSE41",
+    "avx2": "AVX2",
+    "avx512f": "AVX512F",
+    "avx512bw": "AVX512BW",
+    "avx512_vnni": "AVX512VNNI",
+}
 
 
 @dataclass(frozen=True)
@@ -59,12 +68,30 @@ def isa_family(arch: str, features: tuple[str, ...] | list[str]) -> str:
 
 @cache
 def host_cpu() -> CpuFacts:
-    """This machine, read once per process from /proc/cpuinfo (Linux); elsewhere what `platform` knows."""
+    """This machine, read once per process from /proc/cpuinfo (Linux); elsewhere what `platform` knows.
+
+    On x86 the flags are then checked against CPUID as this process sees it: under QEMU user-mode emulation
+    (`qemu-x86_64 -cpu Haswell`) or a VM that masks AVX-512, /proc/cpuinfo still describes the physical CPU,
+    while ONNX Runtime's kernels dispatch on CPUID, so a flag CPUID denies is dropped."""
     arch = platform.machine().lower()
     model, flags = _cpuinfo()
-    wanted = X86_INT8_FLAGS if arch in ("x86_64", "amd64") else ARM_INT8_FLAGS
-    features = tuple(f for f in wanted if f in flags)
+    x86 = arch in ("x86_64", "amd64")
+    wanted = X86_INT8_FLAGS if x86 else ARM_INT8_FLAGS
+    denied = _cpuid_denied() if x86 else set()
+    features = tuple(f for f in wanted if f in flags and f not in denied)
     return CpuFacts(model or platform.processor() or arch, arch, os.cpu_count() or 1, features)
+
+
+def _cpuid_denied() -> set[str]:
+    """The x86 flags numpy's CPUID probe reports absent; empty where numpy is not importable."""
+    seen: dict[str, bool] = {}
+    for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):  # numpy 2.x, then 1.x
+        try:
+            seen = importlib.import_module(module).__cpu_features__
+            break
+        except (ImportError, AttributeError):
+            continue
+    return {flag for flag, name in NUMPY_X86_NAMES.items() if name in seen and not seen[name]}
 
 
 def _cpuinfo() -> tuple[str, set[str]]:

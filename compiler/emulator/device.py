@@ -15,23 +15,32 @@ from pathlib import Path
 
 from ..errors import ConfigError, ToolchainError
 from .run import guest, guest_env
+from .x86 import X86_MODELS, x86_family
 
 PREFIX = "emulated:"
 EMULATED_ENV = "EDGEC_EMULATED_CORE"  # read by runtimes/device_env.py: the results say they came from an emulator
 
 
 def emulated_core(device: str) -> str:
-    """The core an `emulated:TARGET` (a profile with an Arm core, or a core name) stands for."""
+    """The core an `emulated:TARGET` stands for: a profile's Arm core, an x86 int8 family (x86-avx2), or a
+    core name as given."""
     name = device.removeprefix(PREFIX)
     from ...targets.profile import ProfileError, known_targets, load_profile
 
     if name in known_targets():
         try:
-            core = load_profile(name).cpu.core
+            profile = load_profile(name)
         except ProfileError as exc:
             raise ConfigError(f"--device {device}: {exc}") from None
+        if x86_family(profile.isa_family):
+            return profile.isa_family
+        core = profile.cpu.core
         if not core.lower().startswith("cortex-"):
-            raise ConfigError(f"--device {device}: {name}'s CPU ({core}) is not an emulated Arm core")
+            emulable = ", ".join(X86_MODELS)
+            raise ConfigError(
+                f"--device {device}: {name}'s CPU ({core}, {profile.isa_family}) is neither an Arm core nor an "
+                f"x86 family this emulator runs ({emulable})"
+            )
         return core.lower()
     return name
 
@@ -43,7 +52,7 @@ def run_bundle(device: str, bundle: Path, harness_args: list[str], out: Path, ti
     with tempfile.TemporaryDirectory(prefix="edgec-emu-run-") as scratch:
         command = [*emulated.prefix, str(bundle.resolve()), "--out", str(out.resolve()), *harness_args]
         env = {
-            **guest_env(Path(scratch), str(emulated.site)),
+            **guest_env(Path(scratch), emulated.pythonpath()),
             EMULATED_ENV: f"{core} (qemu {emulated.qemu_cpu})",
             "EDGEC_CHILD_PYTHON": json.dumps(emulated.prefix),  # the harness's per-artifact workers, emulated too
         }

@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import ToolchainError
 from .cores import cpuinfo_text, pick
 from .sysroot import find, status
+from .x86 import X86_MODELS, x86_family, x86_prefix
 
 PACKAGE = Path(__file__).resolve().parents[2]  # the edgec package (the repository root)
 MODEL_SUFFIX = {"onnxruntime": ".onnx", "litert": ".tflite"}
@@ -33,13 +34,23 @@ class Guest:
     """How to start the emulated target's Python: the qemu command up to the script, and where its packages are."""
 
     prefix: list[str]
-    site: Path
+    site: Path | None  # the target's packages; None when the guest is this host's own Python (an x86 family)
     qemu_cpu: str
     note: str  # when the core is not the one asked for (qemu lacks it), what stands in and why
 
+    def pythonpath(self, *first: Path) -> str:
+        """PYTHONPATH for the guest: `first`, then the target's packages where the guest has its own."""
+        return ":".join(str(path) for path in (*first, self.site) if path is not None)
+
 
 def guest(core: str) -> Guest:
-    """The emulated Python for `core` (e.g. cortex-a72); ToolchainError with one line when it cannot be."""
+    """The emulated Python for `core` (e.g. cortex-a72, or the x86 family x86-avx2); ToolchainError with one
+    line when it cannot be."""
+    if x86_family(core):
+        try:
+            return Guest(x86_prefix(core), None, X86_MODELS[core].split(",")[0], "")
+        except FileNotFoundError as exc:
+            raise ToolchainError(str(exc)) from exc
     try:
         chosen, note = pick(core)
     except ValueError as exc:
@@ -112,7 +123,7 @@ def run_emulated(
         }
         (work / "request.json").write_text(json.dumps(request))
         command = [*emulated.prefix, "-m", "edgec.runtimes.run_file", str(work)]
-        env = guest_env(work, f"{work / 'pkg'}:{emulated.site}")
+        env = guest_env(work, emulated.pythonpath(work / "pkg"))
         started = time.perf_counter()
         try:
             done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout, cwd=work)

@@ -7,7 +7,8 @@ So the numbers that judge an artifact come from the kernels closest to the targe
 - `host`: the build machine's runtime, when the host's int8 kernel family is the target's (host-x86 on its
   own host), and for LiteRT, whose XNNPACK int8 arithmetic is the same on x86 and Arm (37.2 dB on both);
 - `emulated`: the target's own aarch64 runtime build under qemu-user emulating the target core, when the
-  emulator is set up (`python -m edgec.compiler.emulator setup`) and allowed;
+  emulator is set up (`python -m edgec.compiler.emulator setup`) and allowed; for an AVX2-only x86 target
+  built on a VNNI host, this host's ONNX Runtime under qemu-user presenting an AVX2-only CPU (emulator/x86.py);
 - `exact`: otherwise, ONNX Runtime with graph optimizations off, which runs each QuantizeLinear and
   DequantizeLinear as written around float compute: the QDQ model's arithmetic as a non-saturating integer
   kernel (Arm, VNNI) computes it, to a rounding step (39.2 dB on the demo, 39.3 dB emulated).
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...runtimes.cpu_features import host_cpu
+from ..emulator.x86 import qemu_x86, x86_family
 from ..errors import ToolchainError
 from .evaluate import Evaluation, RunResult, run_model
 
@@ -101,6 +103,11 @@ def final_route(profile: TargetProfile, runtime: str, precision: str, emulate: b
     if profile.cpu.arch == "aarch64" and runtime in EMULATED_RUNTIMES and _emulation_wanted(emulate):
         why = f"{runtime}'s aarch64 build on an emulated {profile.cpu.core} (qemu-user): the target's own kernels"
         return KernelRoute("emulated", runtime, profile.cpu.core, why)
+    family = profile.isa_family
+    x86_emulated = runtime == "onnxruntime" and precision == "int8" and x86_family(family)
+    if x86_emulated and not same_kernels(profile) and _emulation_wanted(emulate, x86=True):
+        why = f"this host's {runtime} with the CPU emulated as {family} (qemu-user): the target's int8 kernels"
+        return KernelRoute("emulated", runtime, family, why)
     return search_route(profile, runtime, precision)
 
 
@@ -134,12 +141,14 @@ def run_route(
     return result
 
 
-def _emulation_wanted(emulate: bool | None) -> bool:
+def _emulation_wanted(emulate: bool | None, x86: bool = False) -> bool:
+    """Whether to emulate: allowed, and the emulator ready (the arm64 sysroot, or for an x86 family only
+    qemu-user itself); --emulate with no emulator is an error, not a quiet fallback."""
     if emulate is False or (emulate is None and os.environ.get(EMULATION_SWITCH, "").lower() == "off"):
         return False
     from ..emulator import find
 
-    if find() is not None:
+    if (qemu_x86() if x86 else find()) is not None:
         return True
     if emulate:
         from ..emulator import status
