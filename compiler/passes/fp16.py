@@ -15,6 +15,11 @@ type: as constants they become float16 with it, and a float32 graph input used a
 
 Values beyond fp16's range (|x| > 65504) are clamped and nonzero values below its smallest subnormal (~6e-8)
 become zero; both are counted in the result, since either changes the model. Infinities and NaN stay.
+
+Why not onnxruntime.transformers.float16.convert_float_to_float16(keep_io_types=True)? Measured side by side
+(onnxruntime 1.32): the same SQNR, size and casts on the demo (62.6 dB) and a MobileNetV2 0.5x at 96x96
+(42.8 dB), but on a bilinear Resize by scale 1/3 it converts `scales` to float16 too, and the output grows from
+9x9 to 10x10: a different model. It also reports nothing of what it clamped.
 """
 
 from __future__ import annotations
